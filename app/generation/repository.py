@@ -1,0 +1,192 @@
+"""Every query the job loop runs. Functions take a Session; the caller owns the transaction."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.models import Job, JobStatus, Record, RecordStatus, SeedTask, TeacherCall, TeacherCallStatus
+
+RUNNABLE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+
+def make_runner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+
+
+def _runner_is_dead_here(runner_id: str) -> bool:
+    """A runner on this host whose process is gone can be taken over without waiting for its lease."""
+    parts = runner_id.split(":")
+    if len(parts) != 3 or parts[0] != socket.gethostname():
+        return False
+    try:
+        pid = int(parts[1])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def claimable_jobs(session: Session, *, limit: int, job_id: int | None = None) -> list[tuple[int, str | None]]:
+    now = utcnow()
+    query = select(Job.id, Job.runner_id, Job.lease_expires_at).where(Job.status.in_(RUNNABLE))
+    if job_id is not None:
+        query = query.where(Job.id == job_id)
+    rows = session.execute(query.order_by(Job.id).limit(limit * 4 + 8)).all()
+    result = []
+    for jid, runner_id, lease in rows:
+        if runner_id is None or lease is None or lease < now or _runner_is_dead_here(runner_id):
+            result.append((jid, runner_id))
+    return result[:limit]
+
+
+def try_claim(session: Session, job_id: int, previous_runner: str | None, runner_id: str, lease: float) -> bool:
+    """Atomically take a job whose owner is still ``previous_runner`` (compare-and-set on the row)."""
+    now = utcnow()
+    conditions = [Job.id == job_id, Job.status.in_(RUNNABLE)]
+    if previous_runner is None:
+        conditions.append(Job.runner_id.is_(None))
+    else:
+        conditions.append(Job.runner_id == previous_runner)
+        if not _runner_is_dead_here(previous_runner):
+            conditions.append(or_(Job.lease_expires_at.is_(None), Job.lease_expires_at < now))
+    result = session.execute(
+        update(Job)
+        .where(*conditions)
+        .values(runner_id=runner_id, lease_expires_at=now + timedelta(seconds=lease))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def start_job(session: Session, job_id: int, runner_id: str) -> int:
+    """Mark the job running and close the calls a dead runner left in flight. Returns how many."""
+    now = utcnow()
+    abandoned = session.execute(
+        update(TeacherCall)
+        .where(TeacherCall.job_id == job_id, TeacherCall.status == TeacherCallStatus.IN_FLIGHT)
+        .values(
+            status=TeacherCallStatus.ABANDONED,
+            error="the runner stopped before the reply arrived",
+            completed_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    job = session.get(Job, job_id)
+    assert job is not None
+    job.requests_abandoned += abandoned
+    job.status = JobStatus.RUNNING
+    job.status_reason = None
+    job.started_at = job.started_at or now
+    return int(abandoned)
+
+
+def renew_lease(session: Session, job_id: int, runner_id: str, lease: float, active: float) -> str | None:
+    """Extend our lease; returns the job's status, or None when another runner owns it now."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.runner_id == runner_id)
+        .values(
+            lease_expires_at=utcnow() + timedelta(seconds=lease),
+            active_seconds=Job.active_seconds + active,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.execute(select(Job.status).where(Job.id == job_id)).scalar_one()
+
+
+def lock_owned_job(session: Session, job_id: int, runner_id: str, lease: float) -> Job | None:
+    """Touch the row we own (this takes its row lock until commit) and return it, or None if lost."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.runner_id == runner_id)
+        .values(lease_expires_at=utcnow() + timedelta(seconds=lease))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.get(Job, job_id, populate_existing=True)
+
+
+def release(session: Session, job_id: int, runner_id: str) -> None:
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.runner_id == runner_id)
+        .values(runner_id=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def set_status(session: Session, job_id: int, runner_id: str, status: JobStatus, reason: str | None) -> None:
+    """Only moves a job that is still running (a pause or cancel from the API wins over the runner)."""
+    now = utcnow()
+    values: dict[str, object] = {"status": status, "status_reason": reason}
+    if status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
+        values["finished_at"] = now
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.runner_id == runner_id, Job.status == JobStatus.RUNNING)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class KeptRecord:
+    id: int
+    instruction: str
+    input: str
+    output: str
+
+
+def load_seed_tasks(session: Session, seed_set_id: int) -> list[SeedTask]:
+    query = select(SeedTask).where(SeedTask.seed_set_id == seed_set_id).order_by(SeedTask.position)
+    return list(session.scalars(query))
+
+
+def load_kept(session: Session, job_id: int) -> list[KeptRecord]:
+    rows = session.execute(
+        select(Record.id, Record.instruction, Record.input, Record.output)
+        .where(Record.job_id == job_id, Record.status == RecordStatus.KEPT)
+        .order_by(Record.id)
+        .execution_options(yield_per=5000)
+    )
+    return [KeptRecord(*row) for row in rows]
+
+
+def create_call(
+    session: Session, job_id: int, runner_id: str, *, prompt: str, examples: list[dict[str, object]]
+) -> int:
+    job = session.get(Job, job_id)
+    assert job is not None
+    call = TeacherCall(
+        job_id=job_id, runner_id=runner_id, model=job.model, api=job.api, prompt=prompt, examples=examples
+    )
+    session.add(call)
+    job.requests_sent += 1
+    session.flush()
+    return call.id
+
+
+def mark_call_applied(session: Session, call_id: int) -> TeacherCall | None:
+    call = session.get(TeacherCall, call_id, populate_existing=True)
+    if call is None or call.status != TeacherCallStatus.IN_FLIGHT:
+        return None
+    call.status = TeacherCallStatus.APPLIED
+    call.completed_at = utcnow()
+    return call

@@ -1,0 +1,92 @@
+"""The application: lifespan, routers and error handlers; no logic."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.config import Settings, get_settings
+from app.db import make_engine, make_session_factory, unit_of_work, upgrade_database
+from app.errors import AppError
+from app.generation.endpoints import router as jobs_router
+from app.generation.runner import Runner
+from app.records.endpoints import router as records_router
+from app.seeds.endpoints import router as seeds_router
+from app.seeds.service import sync_builtin_seed_sets
+
+logger = logging.getLogger("app")
+
+
+def _field_path(loc: tuple[object, ...] | list[object]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "request"
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            await asyncio.to_thread(upgrade_database, settings.database_url)
+        engine = make_engine(settings.database_url)
+        app.state.engine = engine
+        app.state.session_factory = make_session_factory(engine)
+        with unit_of_work(app.state.session_factory) as session:
+            sync_builtin_seed_sets(session, settings.seed_dir)
+        stop = asyncio.Event()
+        runner_task = None
+        if settings.run_jobs:
+            runner = Runner(app.state.session_factory, settings)
+            app.state.runner = runner
+            runner_task = asyncio.create_task(runner.run(stop), name="job-runner")
+        try:
+            yield
+        finally:
+            stop.set()
+            if runner_task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runner_task
+            engine.dispose()
+
+    app = FastAPI(
+        title="Pasture",
+        version="0.1.0",
+        description="Grow instruction-tuning data from seed tasks through a teacher model, review it, "
+        "export it and fine-tune on it.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse({"error": exc.message, "detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        messages = [f"{_field_path(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors]
+        detail = [{"field": _field_path(e.get("loc", ())), "message": e.get("msg")} for e in errors]
+        return JSONResponse({"error": "; ".join(messages), "detail": detail}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail), "detail": None}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    app.include_router(jobs_router)
+    app.include_router(seeds_router)
+    app.include_router(records_router)
+
+    @app.get("/api/v1/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
