@@ -36,7 +36,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(host=args.host, port=args.port)
     _configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower()
+    )
     return 0
 
 
@@ -101,8 +103,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
             data = Path(args.seeds).read_bytes()
             seed_set_name = f"file-{hashlib.sha256(data).hexdigest()[:12]}"
             if session.query(SeedSet).filter_by(name=seed_set_name).first() is None:
-                upload_seed_set(session, name=seed_set_name, language=args.language, data=data,
-                                description=f"from {args.seeds}")
+                upload_seed_set(
+                    session,
+                    name=seed_set_name,
+                    language=args.language,
+                    data=data,
+                    description=f"from {args.seeds}",
+                )
         job = session.query(Job).filter_by(name=job_name).first()
         if job is None:
             payload = {
@@ -128,7 +135,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 "price_output_per_mtok": args.price_output,
                 "seed": args.seed,
             }
-            job = service.create_job(session, JobCreate(**{k: v for k, v in payload.items() if v is not None}))
+            job = service.create_job(
+                session, JobCreate(**{k: v for k, v in payload.items() if v is not None})
+            )
             print(f"started job {job.id}: {args.target} records from {job.model}", file=sys.stderr)
         else:
             if args.target != job.target and args.target >= job.kept:
@@ -234,7 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--revision", default="head")
     migrate.set_defaults(func=cmd_migrate)
 
-    runner = sub.add_parser("runner", help="run queued jobs in this process (more runners scale on PostgreSQL)")
+    runner = sub.add_parser(
+        "runner", help="run queued jobs in this process (more runners scale on PostgreSQL)"
+    )
     runner.set_defaults(func=cmd_runner)
 
     gen = sub.add_parser("generate", help="run a generation job without the server; rerun to resume")

@@ -26,10 +26,16 @@ class Settings(BaseSettings):
     port: int = 8000
     run_jobs: bool = Field(default=True, description="Run queued jobs inside the server process.")
     max_parallel_jobs: int = Field(default=4, ge=1)
-    lease_seconds: float = Field(default=30.0, gt=0, description="A runner that stops heartbeating loses its jobs.")
+    lease_seconds: float = Field(
+        default=30.0, gt=0, description="A runner that stops heartbeating loses its jobs."
+    )
     poll_seconds: float = Field(default=1.0, gt=0)
-    teacher_timeout: float = Field(default=120.0, gt=0, description="Seconds before one teacher call times out.")
-    teacher_max_attempts: int = Field(default=6, ge=1, description="Tries per teacher call (429, 5xx, timeouts).")
+    teacher_timeout: float = Field(
+        default=120.0, gt=0, description="Seconds before one teacher call times out."
+    )
+    teacher_max_attempts: int = Field(
+        default=6, ge=1, description="Tries per teacher call (429, 5xx, timeouts)."
+    )
     teacher_backoff_max: float = Field(default=60.0, gt=0)
     teacher_max_consecutive_failures: int = Field(
         default=5, ge=1, description="Calls in a row that fail after all retries before the job fails."
@@ -39,6 +45,11 @@ class Settings(BaseSettings):
     # The teacher's credentials come from the openai client's own variables, never stored.
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+
+    @field_validator("api_token", "openai_api_key", "openai_base_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("database_url")
     @classmethod

@@ -33,7 +33,8 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# "function" scope: commit before the response is sent, so a client never reads ahead of its own write.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def token_is_valid(settings: Settings, presented: str | None) -> bool:
@@ -55,7 +56,9 @@ def require_writer(request: Request, settings: SettingsDep) -> None:
     session_token = getattr(request.state, "session_token_ok", False)
     if session_token:
         return
-    raise Unauthorized("this endpoint needs 'Authorization: Bearer <token>' with the server's PASTURE_API_TOKEN")
+    raise Unauthorized(
+        "this endpoint needs 'Authorization: Bearer <token>' with the server's PASTURE_API_TOKEN"
+    )
 
 
 WriterDep = Depends(require_writer)

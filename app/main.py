@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.config import Settings, get_settings
@@ -18,6 +19,11 @@ from app.errors import AppError
 from app.generation.endpoints import router as jobs_router
 from app.generation.runner import Runner
 from app.records.endpoints import router as records_router
+from app.review.endpoints import records_router as review_router
+from app.review.endpoints import stats_router
+from app.review.pages import router as pages_router
+from app.review.rendering import STATIC as REVIEW_STATIC
+from app.review.security import DashboardSecurityMiddleware
 from app.seeds.endpoints import router as seeds_router
 from app.seeds.service import sync_builtin_seed_sets
 
@@ -78,12 +84,20 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail), "detail": None}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            {"error": str(exc.detail), "detail": None},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     app.include_router(jobs_router)
     app.include_router(seeds_router)
     app.include_router(records_router)
+    app.include_router(review_router)
+    app.include_router(stats_router)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=REVIEW_STATIC), name="static")
+    app.add_middleware(DashboardSecurityMiddleware, settings=settings)
 
     @app.get("/api/v1/health", tags=["meta"])
     def health() -> dict[str, str]:

@@ -33,7 +33,9 @@ def list_jobs(
 ) -> Page[JobRead]:
     jobs, total, next_cursor = service.list_jobs(session, limit=limit, cursor=cursor)
     names = service.seed_set_names(session, jobs)
-    return Page(items=[service.job_read(j, names[j.seed_set_id]) for j in jobs], total=total, next_cursor=next_cursor)
+    return Page(
+        items=[service.job_read(j, names[j.seed_set_id]) for j in jobs], total=total, next_cursor=next_cursor
+    )
 
 
 @router.get("/{job_id}", response_model=JobRead)

@@ -33,7 +33,8 @@ ENGLISH_BLACKLIST = (
     "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram",
 )  # fmt: skip
 KOREAN_BLACKLIST = (
-    "이미지", "그림", "사진", "그래프", "파일", "지도", "동영상", "영상", "오디오", "음악", "다이어그램", "순서도",
+    "이미지", "그림", "사진", "그래프", "파일", "지도",
+    "동영상", "영상", "오디오", "음악", "다이어그램", "순서도",
     "그려",
 )  # fmt: skip
 REFUSAL_PATTERNS = (
@@ -77,7 +78,9 @@ def default_policy(language: str) -> FilterPolicy:
         return FilterPolicy()
     if language == "ko":
         # Korean words (eojeol) carry particles, so a short Korean instruction has fewer of them.
-        return FilterPolicy(min_instruction_words=2, blacklist=KOREAN_BLACKLIST, blocked_prefixes=("프로그램을 작성",))
+        return FilterPolicy(
+            min_instruction_words=2, blacklist=KOREAN_BLACKLIST, blocked_prefixes=("프로그램을 작성",)
+        )
     if language in {"ja", "zh"}:
         # No spaces between words: count characters as words.
         return FilterPolicy(min_instruction_words=1, blacklist=(), blocked_prefixes=())
@@ -96,7 +99,7 @@ def build_policy(language: str, overrides: dict[str, Any] | None) -> FilterPolic
         raise InvalidInput(
             f"filters: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(OVERRIDABLE))}"
         )
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
     try:
         return replace(policy, **values)
     except (TypeError, re.error) as exc:

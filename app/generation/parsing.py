@@ -26,7 +26,8 @@ _INSTRUCTION_RE = re.compile(
     r"^[ \t]*" + _NUMBER + _LABEL.format(name="instruction"), re.IGNORECASE | re.MULTILINE
 )
 _FIELD_RE = re.compile(
-    r"^[ \t]*(?:(?:\*\*)?\s*\d+\s*[.)]\s*)?" + _LABEL.format(name="(input|output)"), re.IGNORECASE | re.MULTILINE
+    r"^[ \t]*(?:(?:\*\*)?\s*\d+\s*[.)]\s*)?" + _LABEL.format(name="(input|output)"),
+    re.IGNORECASE | re.MULTILINE,
 )
 _SEPARATOR_RE = re.compile(r"^\s*#{3,}\s*$", re.MULTILINE)
 
@@ -102,9 +103,15 @@ def _parse_chunk(position: int, chunk: str, raw: str, *, cut_short: bool) -> Par
     raw_input = _clean_output(fields.get("input", ""))
     record_input = "" if raw_input.strip().lower() in NO_INPUT_MARKERS else raw_input
     if cut_short:
-        return ParsedRecord(position, instruction, record_input, output, raw, "truncated", "reply hit max_tokens")
+        return ParsedRecord(
+            position, instruction, record_input, output, raw, "truncated", "reply hit max_tokens"
+        )
     if not instruction:
-        return ParsedRecord(position, instruction, record_input, output, raw, "unparsable", "empty instruction")
+        return ParsedRecord(
+            position, instruction, record_input, output, raw, "unparsable", "empty instruction"
+        )
     if "output" not in fields:
-        return ParsedRecord(position, instruction, record_input, output, raw, "unparsable", "no 'Output:' label")
+        return ParsedRecord(
+            position, instruction, record_input, output, raw, "unparsable", "no 'Output:' label"
+        )
     return ParsedRecord(position, instruction, record_input, output, raw)

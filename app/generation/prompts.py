@@ -1,4 +1,4 @@
-"""Render the generation prompt from a template file (or a job's own template). Pure: no I/O beyond the file."""
+"""Render the generation prompt from a template file or a job's own template. Pure."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def render_prompt(
             next_number=len(examples) + 1,
             language_name=language.name,
             language_code=language.code,
-        ).rstrip() + ("" if template_source else "")
+        ).rstrip()
     except jinja2.TemplateError as exc:
         raise InvalidInput(f"prompt_template: {exc.__class__.__name__}: {exc}") from None
 

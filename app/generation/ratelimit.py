@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 
 class TokenBucket:
-    def __init__(self, per_minute: float, *, clock: type[time] | None = None) -> None:
+    def __init__(self, per_minute: float) -> None:
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
         self.level = self.capacity

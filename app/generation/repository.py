@@ -40,7 +40,9 @@ def _runner_is_dead_here(runner_id: str) -> bool:
     return False
 
 
-def claimable_jobs(session: Session, *, limit: int, job_id: int | None = None) -> list[tuple[int, str | None]]:
+def claimable_jobs(
+    session: Session, *, limit: int, job_id: int | None = None
+) -> list[tuple[int, str | None]]:
     now = utcnow()
     query = select(Job.id, Job.runner_id, Job.lease_expires_at).where(Job.status.in_(RUNNABLE))
     if job_id is not None:
@@ -53,7 +55,9 @@ def claimable_jobs(session: Session, *, limit: int, job_id: int | None = None) -
     return result[:limit]
 
 
-def try_claim(session: Session, job_id: int, previous_runner: str | None, runner_id: str, lease: float) -> bool:
+def try_claim(
+    session: Session, job_id: int, previous_runner: str | None, runner_id: str, lease: float
+) -> bool:
     """Atomically take a job whose owner is still ``previous_runner`` (compare-and-set on the row)."""
     now = utcnow()
     conditions = [Job.id == job_id, Job.status.in_(RUNNABLE)]

@@ -6,6 +6,7 @@ so a reply is never applied twice and a restart resumes exactly where the databa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.db import unit_of_work, utcnow
+from app.db import unit_of_work
 from app.dedupe import Decision, NearDuplicateIndex, make_index, tokenizer_for_language
 from app.generation import repository
 from app.generation.filters import FilterPolicy, Reason, build_policy, check_record
@@ -47,13 +48,15 @@ def teacher_for(job: Job, settings: Settings) -> Teacher:
     if job.api_key_env:
         api_key = os.environ.get(job.api_key_env)
         if not api_key:
-            raise TeacherError(f"the environment variable {job.api_key_env} (the job's api_key_env) is not set",
-                               fatal=True)
+            raise TeacherError(
+                f"the environment variable {job.api_key_env} (the job's api_key_env) is not set", fatal=True
+            )
     elif settings.openai_api_key is not None:
         api_key = settings.openai_api_key.get_secret_value()
     elif base_url == DEFAULT_OPENAI_URL:
-        raise TeacherError("OPENAI_API_KEY is not set: export it, or point OPENAI_BASE_URL at your own server",
-                           fatal=True)
+        raise TeacherError(
+            "OPENAI_API_KEY is not set: export it, or point OPENAI_BASE_URL at your own server", fatal=True
+        )
     else:
         api_key = "EMPTY"  # self-hosted servers (vLLM, Ollama, llama.cpp) accept any key
     return Teacher(
@@ -125,12 +128,16 @@ class JobExecution:
             seeds = repository.load_seed_tasks(session, job.seed_set_id)
             kept = repository.load_kept(session, self.job_id)
         if abandoned:
-            logger.warning("job %s: %d calls were in flight when its last runner stopped", self.job_id, abandoned)
+            logger.warning(
+                "job %s: %d calls were in flight when its last runner stopped", self.job_id, abandoned
+            )
         language = get_language(self.job.language)
         assert language is not None
         self.language = language
         self.policy = build_policy(language.code, self.job.filters)
-        self.index = make_index(threshold=self.job.rouge_threshold, tokenizer=tokenizer_for_language(language.code))
+        self.index = make_index(
+            threshold=self.job.rouge_threshold, tokenizer=tokenizer_for_language(language.code)
+        )
         self.seeds = [(s.id, Example(s.instruction, s.input, s.output)) for s in seeds]
         started = time.monotonic()
         self.index.add_many([(seed_key(i), e.instruction) for i, e in self.seeds])
@@ -140,7 +147,10 @@ class JobExecution:
         self._kept = self.job.kept
         self._cost = self.job.cost_usd
         logger.info(
-            "job %s: index of %d instructions built in %.2fs", self.job_id, len(self.index), time.monotonic() - started
+            "job %s: index of %d instructions built in %.2fs",
+            self.job_id,
+            len(self.index),
+            time.monotonic() - started,
         )
 
     # -- the loop -------------------------------------------------------------------------------
@@ -176,14 +186,17 @@ class JobExecution:
                     if self._stop is None:
                         self._pause_for_budget()
                     break
-                await asyncio.wait(list(self._tasks), timeout=self.settings.poll_seconds,
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    list(self._tasks), timeout=self.settings.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                )
                 self._reap()
             await self._drain()
             if self._final is not None:
                 await asyncio.to_thread(self._finish, *self._final)
         except LeaseLost:
-            logger.warning("job %s: lease lost to another runner; stopping without applying more", self.job_id)
+            logger.warning(
+                "job %s: lease lost to another runner; stopping without applying more", self.job_id
+            )
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -210,7 +223,7 @@ class JobExecution:
                 self._final = (JobStatus.FAILED, f"internal error while applying a reply: {exc}")
 
     async def _drain(self) -> None:
-        """Calls already sent are waited for and recorded (their tokens were billed); unsent ones are dropped."""
+        """Calls already sent are waited for and recorded (their tokens were billed); unsent ones dropped."""
         for task, state in list(self._tasks.items()):
             if not state.sent:
                 task.cancel()
@@ -229,7 +242,9 @@ class JobExecution:
         remaining = self.job.target - self._kept
         if remaining <= 0:
             return 0
-        per_call = self._estimates.kept_per_call if self._estimates.calls_applied else self.job.records_per_request
+        per_call = (
+            self._estimates.kept_per_call if self._estimates.calls_applied else self.job.records_per_request
+        )
         # Over-ask slightly near the end: a call that yields nothing costs less than a round trip.
         return math.ceil(remaining / max(per_call, 0.5)) + 1
 
@@ -275,7 +290,9 @@ class JobExecution:
         rng = random.Random(f"{self.job.seed}:{self.job_id}:{self._call_counter}")
         seeds = rng.sample(self.seeds, min(self.job.examples_per_prompt, len(self.seeds)))
         generated = rng.sample(self.kept_examples, min(self.job.generated_examples, len(self.kept_examples)))
-        shown = [{"kind": "seed", "id": i} for i, _ in seeds] + [{"kind": "record", "id": i} for i, _ in generated]
+        shown = [{"kind": "seed", "id": i} for i, _ in seeds] + [
+            {"kind": "record", "id": i} for i, _ in generated
+        ]
         return [e for _, e in seeds] + [e for _, e in generated], shown
 
     # -- one call -------------------------------------------------------------------------------
@@ -287,7 +304,9 @@ class JobExecution:
         estimated_prompt_tokens: float,
         state: _CallTask,
     ) -> None:
-        estimated_tokens = estimated_prompt_tokens + (self._estimates.completion_tokens or self.job.max_tokens)
+        estimated_tokens = estimated_prompt_tokens + (
+            self._estimates.completion_tokens or self.job.max_tokens
+        )
         await self.limiter.acquire(estimated_tokens)
         if self._stop is not None:
             self.limiter.settle(estimated_tokens, 0)
@@ -322,7 +341,10 @@ class JobExecution:
 
     def _create_call(self, prompt: str, shown: list[dict[str, object]]) -> int:
         with unit_of_work(self.session_factory) as session:
-            if repository.lock_owned_job(session, self.job_id, self.runner_id, self.settings.lease_seconds) is None:
+            if (
+                repository.lock_owned_job(session, self.job_id, self.runner_id, self.settings.lease_seconds)
+                is None
+            ):
                 raise LeaseLost
             return repository.create_call(session, self.job_id, self.runner_id, prompt=prompt, examples=shown)
 
@@ -354,7 +376,9 @@ class JobExecution:
         new_examples: list[tuple[int, Example]] = []
         try:
             with unit_of_work(self.session_factory) as session:
-                job = repository.lock_owned_job(session, self.job_id, self.runner_id, self.settings.lease_seconds)
+                job = repository.lock_owned_job(
+                    session, self.job_id, self.runner_id, self.settings.lease_seconds
+                )
                 if job is None:
                     raise LeaseLost
                 call = repository.mark_call_applied(session, call_id)
@@ -380,7 +404,9 @@ class JobExecution:
                         session.flush()
                         self.index.add(record.id, record.instruction)
                         added_to_index.append(record.id)
-                        new_examples.append((record.id, Example(record.instruction, record.input, record.output)))
+                        new_examples.append(
+                            (record.id, Example(record.instruction, record.input, record.output))
+                        )
                         job.kept += 1
                         kept_now += 1
                 job.candidates += len(parsed)
@@ -389,10 +415,6 @@ class JobExecution:
                 job.completion_tokens += reply.completion_tokens
                 job.cost_usd += cost
                 job.requests_retried += max(reply.attempts - 1, 0)
-                if job.kept >= job.target:
-                    job.status = JobStatus.SUCCEEDED
-                    job.status_reason = None
-                    job.finished_at = utcnow()
                 kept_total, cost_total = job.kept, job.cost_usd
         except BaseException:
             for key in added_to_index:
@@ -403,7 +425,9 @@ class JobExecution:
         self._consecutive_failures = 0
         self._estimates.learn(len(prompt), reply, kept_now)
         if kept_total >= self.job.target:
+            # Succeeded once the calls still in flight are drained, so the final counts are complete.
             self._stop = "target reached"
+            self._final = (JobStatus.SUCCEEDED, None)
 
     def _judge(self, item: ParsedRecord, job: Job, call_id: int, rejections: dict[str, int]) -> Record:
         record = Record(
@@ -429,7 +453,9 @@ class JobExecution:
                 self._store_neighbours(record, decision)
                 if decision.is_duplicate:
                     reason = Reason.NEAR_DUPLICATE
-                    detail = f"ROUGE-L {decision.max_score:.3f} > {job.rouge_threshold} against a kept instruction"
+                    detail = (
+                        f"ROUGE-L {decision.max_score:.3f} > {job.rouge_threshold} against a kept instruction"
+                    )
                 elif job.kept >= job.target:
                     reason, detail = Reason.TARGET_REACHED, "the job already had its target when this arrived"
         if reason is None:
@@ -449,17 +475,26 @@ class JobExecution:
         for neighbour in decision.neighbours:
             key = neighbour.key
             if isinstance(key, str) and key.startswith("seed:"):
-                nearest.append({"kind": "seed", "id": int(key[5:]), "instruction": neighbour.text,
-                                "score": neighbour.score})
+                nearest.append(
+                    {
+                        "kind": "seed",
+                        "id": int(key[5:]),
+                        "instruction": neighbour.text,
+                        "score": neighbour.score,
+                    }
+                )
             else:
-                nearest.append({"kind": "record", "id": key, "instruction": neighbour.text,
-                                "score": neighbour.score})
+                nearest.append(
+                    {"kind": "record", "id": key, "instruction": neighbour.text, "score": neighbour.score}
+                )
         record.nearest = nearest
 
     # -- bookkeeping ----------------------------------------------------------------------------
     def _renew(self, active: float) -> str | None:
         with unit_of_work(self.session_factory) as session:
-            return repository.renew_lease(session, self.job_id, self.runner_id, self.settings.lease_seconds, active)
+            return repository.renew_lease(
+                session, self.job_id, self.runner_id, self.settings.lease_seconds, active
+            )
 
     def _finish(self, status: JobStatus, reason: str | None) -> None:
         with unit_of_work(self.session_factory) as session:
@@ -498,7 +533,9 @@ class Runner:
             if job_id in self.running:
                 continue
             with unit_of_work(self.session_factory) as session:
-                if repository.try_claim(session, job_id, previous, self.runner_id, self.settings.lease_seconds):
+                if repository.try_claim(
+                    session, job_id, previous, self.runner_id, self.settings.lease_seconds
+                ):
                     claimed.append(job_id)
         return claimed
 
@@ -507,10 +544,8 @@ class Runner:
             await self.step()
             if self.only_job_id is not None and not self.running and await asyncio.to_thread(self._job_done):
                 return
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.poll_seconds)
-            except TimeoutError:
-                pass
         for task in self.running.values():
             task.cancel()
         await asyncio.gather(*self.running.values(), return_exceptions=True)
@@ -531,7 +566,11 @@ class Runner:
             return
         for job_id in claimed:
             execution = JobExecution(
-                job_id, self.runner_id, self.session_factory, self.settings, teacher_factory=self.teacher_factory
+                job_id,
+                self.runner_id,
+                self.session_factory,
+                self.settings,
+                teacher_factory=self.teacher_factory,
             )
             self.running[job_id] = asyncio.create_task(execution.run(), name=f"job-{job_id}")
             logger.info("runner %s took job %s", self.runner_id, job_id)

@@ -19,15 +19,20 @@ class JobCreate(BaseModel):
     api_key_env: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-        description="Name of the environment variable that holds this teacher's key (default OPENAI_API_KEY). "
+        description="Name of the environment variable that holds this teacher's key "
+        "(default OPENAI_API_KEY). "
         "Keys themselves are never sent to or stored by Pasture.",
     )
-    seed_set: str | None = Field(default=None, description="Seed set name; default: the built-in set of the language.")
+    seed_set: str | None = Field(
+        default=None, description="Seed set name; default: the built-in set of the language."
+    )
     language: str = Field(default="en", description="en, ko, ja, zh, es, fr, de, pt, it, vi, ru.")
     api: Literal["chat", "completions"] = "chat"
     examples_per_prompt: int = Field(default=3, ge=1, le=20)
     records_per_request: int = Field(default=20, ge=1, le=100, description="New records asked for per call.")
-    generated_examples: int = Field(default=0, ge=0, le=20, description="Kept records mixed into each prompt.")
+    generated_examples: int = Field(
+        default=0, ge=0, le=20, description="Kept records mixed into each prompt."
+    )
     temperature: float = Field(default=1.0, ge=0.0, le=2.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     max_tokens: int = Field(default=3072, ge=16, le=200_000)
@@ -38,8 +43,12 @@ class JobCreate(BaseModel):
     budget_usd: float | None = Field(default=None, ge=0)
     price_input_per_mtok: float = Field(default=0.0, ge=0, description="USD per million prompt tokens.")
     price_output_per_mtok: float = Field(default=0.0, ge=0, description="USD per million completion tokens.")
-    prompt_template: str | None = Field(default=None, max_length=100_000, description="Jinja2 template source.")
-    filters: dict[str, Any] = Field(default_factory=dict, description="Overrides of the language's filter policy.")
+    prompt_template: str | None = Field(
+        default=None, max_length=100_000, description="Jinja2 template source."
+    )
+    filters: dict[str, Any] = Field(
+        default_factory=dict, description="Overrides of the language's filter policy."
+    )
     seed: int = Field(default=0, description="Random seed for sampling in-context examples.")
     name: str | None = Field(default=None, max_length=300, description="Optional unique name.")
 

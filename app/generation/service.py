@@ -27,7 +27,9 @@ class SeedSetNotFound(NotFound):
 
 def _seed_set_for(session: Session, name: str | None, language: str) -> SeedSet:
     if name is None:
-        seed_set = session.scalar(select(SeedSet).where(SeedSet.name == language, SeedSet.source == "builtin"))
+        seed_set = session.scalar(
+            select(SeedSet).where(SeedSet.name == language, SeedSet.source == "builtin")
+        )
         if seed_set is None:
             raise InvalidInput(
                 f"seed_set: there is no built-in seed set for language '{language}'; upload one "
@@ -72,7 +74,9 @@ def get_job(session: Session, job_id: int) -> Job:
     return job
 
 
-def list_jobs(session: Session, *, limit: int = 50, cursor: str | None = None) -> tuple[list[Job], int, str | None]:
+def list_jobs(
+    session: Session, *, limit: int = 50, cursor: str | None = None
+) -> tuple[list[Job], int, str | None]:
     query = select(Job).order_by(Job.id.desc())
     if cursor:
         query = query.where(Job.id < decode_cursor(cursor))
@@ -99,7 +103,9 @@ def _transition(session: Session, job_id: int, allowed: set[JobStatus], to: JobS
     if job.status == to:
         return job
     if job.status not in allowed:
-        raise Conflict(f"job {job_id} is {job.status}; only a job that is {', '.join(sorted(allowed))} can be {verb}")
+        raise Conflict(
+            f"job {job_id} is {job.status}; only a job that is {', '.join(sorted(allowed))} can be {verb}"
+        )
     job.status = to
     job.status_reason = f"{verb} by request"
     if to == JobStatus.QUEUED:
@@ -129,7 +135,9 @@ def update_job(session: Session, job_id: int, data: JobUpdate) -> Job:
     if job.status in (JobStatus.SUCCEEDED, JobStatus.CANCELLED) and changes:
         raise Conflict(f"job {job_id} is {job.status}; it can no longer be changed")
     if "target" in changes and changes["target"] < job.kept:
-        raise InvalidInput(f"target: the job already kept {job.kept} records; the target cannot go below that")
+        raise InvalidInput(
+            f"target: the job already kept {job.kept} records; the target cannot go below that"
+        )
     for key, value in changes.items():
         setattr(job, key, value)
     session.flush()
@@ -156,7 +164,8 @@ def seed_set_names(session: Session, jobs: list[Job]) -> dict[int, str]:
     ids = {job.seed_set_id for job in jobs}
     if not ids:
         return {}
-    return dict(session.execute(select(SeedSet.id, SeedSet.name).where(SeedSet.id.in_(ids))).tuples().all())
+    rows = session.execute(select(SeedSet.id, SeedSet.name).where(SeedSet.id.in_(ids)))
+    return {seed_set_id: name for seed_set_id, name in rows}
 
 
 def iter_kept_records(session: Session, job_id: int, *, batch: int = 2000) -> Iterator[dict[str, str]]:

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import openai
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 
 class TeacherError(Exception):
@@ -88,7 +94,8 @@ def describe_failure(exc: BaseException, *, base_url: str, model: str) -> Teache
         )
     if isinstance(exc, openai.NotFoundError):
         return TeacherError(
-            f"the teacher at {base_url} does not know model '{model}' (404): check the job's model and base_url",
+            f"the teacher at {base_url} does not know model '{model}' (404): "
+            "check the job's model and base_url",
             fatal=True,
         )
     if isinstance(exc, openai.APITimeoutError):
@@ -199,7 +206,7 @@ class Teacher:
             chat_choice = chat.choices[0]
             text, finish = chat_choice.message.content or "", chat_choice.finish_reason
             usage = chat.usage
-            raw = raw_chat  # type: ignore[assignment]
+            raw = raw_chat
         prompt_tokens = usage.prompt_tokens if usage else 0
         completion_tokens = usage.completion_tokens if usage else 0
         ratelimit = {k.lower(): v for k, v in raw.headers.items() if k.lower().startswith("x-ratelimit-")}

@@ -40,7 +40,9 @@ def list_records(
         q=q,
     )
     records, total, next_cursor = service.list_records(session, f, limit=limit, cursor=cursor, order=order)
-    return Page(items=[RecordRead.model_validate(r) for r in records], total=total or 0, next_cursor=next_cursor)
+    return Page(
+        items=[RecordRead.model_validate(r) for r in records], total=total or 0, next_cursor=next_cursor
+    )
 
 
 @router.get("/{record_id}", response_model=RecordRead)

@@ -43,5 +43,7 @@ async def upload_seed_set(
     """Upload a seed set as the raw request body, e.g. ``curl --data-binary @seeds.jsonl``.
     Every line is validated; an error names the line and the field."""
     data = await request.body()
-    seed_set = service.upload_seed_set(session, name=name, language=language, data=data, description=description)
+    seed_set = service.upload_seed_set(
+        session, name=name, language=language, data=data, description=description
+    )
     return SeedSetRead.model_validate(seed_set)

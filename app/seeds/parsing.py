@@ -47,9 +47,12 @@ def parse_seed_file(data: bytes | str) -> list[ParsedSeedTask]:
             try:
                 entries.append((number, json.loads(line)))
             except json.JSONDecodeError as exc:
-                errors.append(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
+                entries.append((number, exc))
     tasks: list[ParsedSeedTask] = []
     for number, item in entries:
+        if isinstance(item, json.JSONDecodeError):
+            errors.append(f"line {number}: not valid JSON ({item.msg} at column {item.colno})")
+            continue
         task = _parse_entry(item, f"{where} {number}", errors)
         if task is not None:
             tasks.append(task)

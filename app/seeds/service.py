@@ -56,7 +56,11 @@ def sync_builtin_seed_sets(session: Session, seed_dir: Path) -> list[str]:
             seed_set.sha256 = digest
         else:
             seed_set = SeedSet(
-                name=name, language=language, source="builtin", sha256=digest, description=f"Built-in {name} set"
+                name=name,
+                language=language,
+                source="builtin",
+                sha256=digest,
+                description=f"Built-in {name} set",
             )
             session.add(seed_set)
         _add_tasks(seed_set, tasks)
@@ -67,11 +71,17 @@ def sync_builtin_seed_sets(session: Session, seed_dir: Path) -> list[str]:
     return loaded
 
 
-def upload_seed_set(session: Session, *, name: str, language: str, data: bytes, description: str = "") -> SeedSet:
+def upload_seed_set(
+    session: Session, *, name: str, language: str, data: bytes, description: str = ""
+) -> SeedSet:
     if not NAME_RE.match(name):
-        raise InvalidInput("name: use 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise InvalidInput(
+            "name: use 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
     if get_language(language) is None:
-        raise InvalidInput(f"language: unsupported language '{language}'; supported: {', '.join(sorted(LANGUAGES))}")
+        raise InvalidInput(
+            f"language: unsupported language '{language}'; supported: {', '.join(sorted(LANGUAGES))}"
+        )
     if len(data) > MAX_UPLOAD_BYTES:
         raise InvalidInput(f"the seed file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
     if session.scalar(select(SeedSet.id).where(SeedSet.name == name)) is not None:
