@@ -99,7 +99,7 @@ def alembic_config(url: str) -> Any:
     return config
 
 
-def upgrade_database(url: str, revision: str = "head") -> None:
+def upgrade_database(url: str, revision: str = "heads") -> None:
     """Bring the schema to ``revision`` (creates the SQLite file's folder if needed)."""
     from alembic import command
 

@@ -23,6 +23,11 @@ def _url() -> str:
     return get_settings().database_url
 
 
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    # Full-text search tables are created by hand in their revision (SQLite FTS5 / PostgreSQL GIN).
+    return not (type_ == "table" and name is not None and name.startswith("records_fts"))
+
+
 def run_migrations_offline() -> None:
     context.configure(url=_url(), target_metadata=Base.metadata, literal_binds=True, render_as_batch=True)
     with context.begin_transaction():
@@ -37,6 +42,7 @@ def run_migrations_online() -> None:
             target_metadata=Base.metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()
