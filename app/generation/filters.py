@@ -61,15 +61,16 @@ class FilterPolicy:
     reject_empty_output: bool = True
     check_language: bool = True
     min_language_share: float = 0.5
-    _compiled: tuple[re.Pattern[str], ...] = field(default=(), repr=False, compare=False)
+    _refusal: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        patterns = tuple(re.compile(p, re.IGNORECASE | re.DOTALL) for p in self.refusal_patterns)
-        object.__setattr__(self, "_compiled", patterns)
+        # One alternation instead of a search per pattern: filters run on every candidate.
+        joined = "|".join(f"(?:{p})" for p in self.refusal_patterns)
+        object.__setattr__(self, "_refusal", re.compile(joined, re.IGNORECASE | re.DOTALL) if joined else None)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data.pop("_compiled")
+        data.pop("_refusal")
         return data
 
 
@@ -140,10 +141,10 @@ def check_record(record: ParsedRecord, policy: FilterPolicy, language: Language)
         return Reason.LEADING_PUNCTUATION, f"instruction starts with {instruction[0]!r}"
     if policy.reject_empty_output and (not output.strip() or output.strip().lower() in {"<nooutput>", "n/a"}):
         return Reason.EMPTY_OUTPUT, "the output is empty"
-    if policy.reject_refusals:
-        for pattern in policy._compiled:
-            if pattern.search(output) or pattern.search(instruction):
-                return Reason.REFUSAL, f"refusal matched /{pattern.pattern}/"
+    if policy.reject_refusals and policy._refusal is not None:
+        match = policy._refusal.search(output) or policy._refusal.search(instruction)
+        if match:
+            return Reason.REFUSAL, f"reads as a refusal: '{match.group(0)}'"
     if policy.check_language:
         share = language_share(instruction, language)
         if share is not None and share < policy.min_language_share:

@@ -6,8 +6,9 @@ import os
 import socket
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -194,3 +195,32 @@ def mark_call_applied(session: Session, call_id: int) -> TeacherCall | None:
     call.status = TeacherCallStatus.APPLIED
     call.completed_at = utcnow()
     return call
+
+
+def allocate_record_ids(session: Session, count: int) -> list[int]:
+    """Reserve ``count`` record ids inside the caller's transaction.
+
+    PostgreSQL draws them from the table's sequence. SQLite allows one writer at a time and the caller
+    has already written in this transaction, so no one else can take ids until it commits.
+    """
+    if count == 0:
+        return []
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        rows = session.execute(
+            text("SELECT nextval(pg_get_serial_sequence('records', 'id')) FROM generate_series(1, :n)"),
+            {"n": count},
+        )
+        return [int(row[0]) for row in rows]
+    start = int(session.scalar(select(func.coalesce(func.max(Record.id), 0))) or 0) + 1
+    return list(range(start, start + count))
+
+
+def insert_records(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        now = utcnow()
+        for row in rows:
+            row.setdefault("review_status", "pending")
+            row.setdefault("created_at", now)
+            row.setdefault("updated_at", now)
+        session.execute(insert(Record), rows)

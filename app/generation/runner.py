@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,7 +28,7 @@ from app.generation.parsing import ParsedRecord, parse_reply
 from app.generation.prompts import Example, render_prompt
 from app.generation.ratelimit import RateLimiter
 from app.generation.teacher import Teacher, TeacherError, TeacherReply
-from app.models import Job, JobStatus, Record, RecordStatus, TeacherCallStatus
+from app.models import Job, JobStatus, RecordStatus, TeacherCallStatus
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,26 @@ NEIGHBOURS_STORED = 10
 
 class LeaseLost(Exception):
     pass
+
+
+@dataclass
+class StageTimes:
+    """Where the service's CPU goes while applying replies (seconds, summed over calls)."""
+
+    parse: float = 0.0
+    filters: float = 0.0
+    near_duplicates: float = 0.0
+    database: float = 0.0
+    replies: int = 0
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "parse": self.parse,
+            "filters": self.filters,
+            "near_duplicates": self.near_duplicates,
+            "database": self.database,
+            "replies": self.replies,
+        }
 
 
 def seed_key(seed_task_id: int) -> str:
@@ -100,6 +121,7 @@ class JobExecution:
     session_factory: sessionmaker[Session]
     settings: Settings
     teacher_factory: Callable[[Job, Settings], Teacher] = teacher_for
+    times: StageTimes = field(default_factory=StageTimes)
     job: Job = field(init=False)
     language: Language = field(init=False)
     policy: FilterPolicy = field(init=False)
@@ -369,9 +391,14 @@ class JobExecution:
 
     def _apply(self, call_id: int, prompt: str, examples: list[Example], reply: TeacherReply) -> None:
         """Parse, filter and de-duplicate a reply, and store it all in one transaction."""
+        started = time.perf_counter()
         parsed = parse_reply(
             reply.text, truncated=reply.finish_reason == "length", first_number=len(examples) + 1
         )
+        parse_seconds = time.perf_counter() - started
+        self.times.parse += parse_seconds
+        self.times.replies += 1
+        judged_before = self.times.filters + self.times.near_duplicates
         added_to_index: list[int] = []
         new_examples: list[tuple[int, Example]] = []
         try:
@@ -395,20 +422,22 @@ class JobExecution:
                 call.latency_ms = reply.latency_s * 1000
                 call.attempts = reply.attempts
                 call.cost_usd = cost
+                # Ids come first so each kept record enters the index under its real id as it is judged
+                # (later candidates of the same reply are checked against it), then one bulk insert.
+                ids = repository.allocate_record_ids(session, len(parsed))
                 rejections = dict(job.rejections or {})
-                kept_now = 0
-                for item in parsed:
-                    record = self._judge(item, job, call_id, rejections)
-                    session.add(record)
-                    if record.status == RecordStatus.KEPT:
-                        session.flush()
-                        self.index.add(record.id, record.instruction)
-                        added_to_index.append(record.id)
-                        new_examples.append(
-                            (record.id, Example(record.instruction, record.input, record.output))
-                        )
-                        job.kept += 1
-                        kept_now += 1
+                kept = job.kept
+                rows = []
+                for record_id, item in zip(ids, parsed, strict=True):
+                    row = self._judge(item, job, call_id, record_id, kept, rejections)
+                    rows.append(row)
+                    if row["status"] == RecordStatus.KEPT:
+                        self.index.add(record_id, item.instruction)
+                        added_to_index.append(record_id)
+                        new_examples.append((record_id, Example(item.instruction, item.input, item.output)))
+                        kept += 1
+                repository.insert_records(session, rows)
+                job.kept = kept
                 job.candidates += len(parsed)
                 job.rejections = rejections
                 job.prompt_tokens += reply.prompt_tokens
@@ -420,74 +449,90 @@ class JobExecution:
             for key in added_to_index:
                 self.index.remove(key)
             raise
+        judging = self.times.filters + self.times.near_duplicates - judged_before
+        # The rest of the apply step: the transaction (reads, inserts, commit) and bookkeeping around it.
+        self.times.database += time.perf_counter() - started - parse_seconds - judging
         self._kept, self._cost = kept_total, cost_total
         self.kept_examples.extend(new_examples)
         self._consecutive_failures = 0
-        self._estimates.learn(len(prompt), reply, kept_now)
+        self._estimates.learn(len(prompt), reply, len(new_examples))
         if kept_total >= self.job.target:
             # Succeeded once the calls still in flight are drained, so the final counts are complete.
             self._stop = "target reached"
             self._final = (JobStatus.SUCCEEDED, None)
 
-    def _judge(self, item: ParsedRecord, job: Job, call_id: int, rejections: dict[str, int]) -> Record:
-        record = Record(
-            job_id=job.id,
-            call_id=call_id,
-            position=item.position,
-            instruction=item.instruction,
-            input=item.input,
-            output=item.output,
-            language=job.language,
-            nearest=[],
-        )
+    def _judge(
+        self,
+        item: ParsedRecord,
+        job: Job,
+        call_id: int,
+        record_id: int,
+        kept: int,
+        rejections: dict[str, int],
+    ) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "id": record_id,
+            "job_id": job.id,
+            "call_id": call_id,
+            "position": item.position,
+            "instruction": item.instruction,
+            "input": item.input,
+            "output": item.output,
+            "language": job.language,
+            "nearest": [],
+            "max_similarity": None,
+            "mean_similarity": None,
+            "reason": None,
+            "reason_detail": None,
+        }
         reason: str | None = None
         detail: str | None = None
         if item.problem is not None:
             reason, detail = item.problem, item.detail
         else:
+            started = time.perf_counter()
             verdict = check_record(item, self.policy, self.language)
+            checked = time.perf_counter()
+            self.times.filters += checked - started
             if verdict is not None:
                 reason, detail = verdict
             else:
                 decision = self.index.check(item.instruction, k=NEIGHBOURS_STORED)
-                self._store_neighbours(record, decision)
+                self.times.near_duplicates += time.perf_counter() - checked
+                row.update(self._neighbours(decision))
                 if decision.is_duplicate:
                     reason = Reason.NEAR_DUPLICATE
                     detail = (
                         f"ROUGE-L {decision.max_score:.3f} > {job.rouge_threshold} against a kept instruction"
                     )
-                elif job.kept >= job.target:
+                elif kept >= job.target:
                     reason, detail = Reason.TARGET_REACHED, "the job already had its target when this arrived"
         if reason is None:
-            record.status = RecordStatus.KEPT
+            row["status"] = RecordStatus.KEPT
         else:
-            record.status = RecordStatus.REJECTED
-            record.reason = reason
-            record.reason_detail = detail
+            row["status"] = RecordStatus.REJECTED
+            row["reason"] = reason
+            row["reason_detail"] = detail
             rejections[reason] = rejections.get(reason, 0) + 1
-        return record
+        return row
 
     @staticmethod
-    def _store_neighbours(record: Record, decision: Decision) -> None:
-        record.max_similarity = decision.max_score
-        record.mean_similarity = decision.mean_score
+    def _neighbours(decision: Decision) -> dict[str, Any]:
         nearest = []
         for neighbour in decision.neighbours:
             key = neighbour.key
             if isinstance(key, str) and key.startswith("seed:"):
-                nearest.append(
-                    {
-                        "kind": "seed",
-                        "id": int(key[5:]),
-                        "instruction": neighbour.text,
-                        "score": neighbour.score,
-                    }
-                )
+                kind, ident = "seed", int(key[5:])
             else:
-                nearest.append(
-                    {"kind": "record", "id": key, "instruction": neighbour.text, "score": neighbour.score}
-                )
-        record.nearest = nearest
+                kind, ident = "record", int(key)
+            nearest.append(
+                {"kind": kind, "id": ident, "instruction": neighbour.text, "score": neighbour.score}
+            )
+        return {
+            "nearest": nearest,
+            "max_similarity": decision.max_score,
+            "mean_similarity": decision.mean_score,
+        }
 
     # -- bookkeeping ----------------------------------------------------------------------------
     def _renew(self, active: float) -> str | None:
@@ -524,6 +569,7 @@ class Runner:
         self.only_job_id = only_job_id
         self.teacher_factory = teacher_factory
         self.running: dict[int, asyncio.Task[None]] = {}
+        self.stage_times: dict[int, StageTimes] = {}
 
     def _claim(self, free: int) -> list[int]:
         claimed = []
@@ -572,6 +618,7 @@ class Runner:
                 self.settings,
                 teacher_factory=self.teacher_factory,
             )
+            self.stage_times[job_id] = execution.times
             self.running[job_id] = asyncio.create_task(execution.run(), name=f"job-{job_id}")
             logger.info("runner %s took job %s", self.runner_id, job_id)
 

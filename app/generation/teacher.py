@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,7 +140,15 @@ class Teacher:
         max_tokens: int,
         call_id: int | None = None,
         on_retry: Callable[[BaseException], Awaitable[None] | None] | None = None,
+        messages: Sequence[Mapping[str, str]] | None = None,
     ) -> TeacherReply:
+        """One reply for ``prompt``, sent as a single user message (chat) or as the completion prompt.
+
+        ``messages`` (chat API only) sends a whole transcript instead, e.g. a system message and earlier
+        turns; ``prompt`` is then not sent.
+        """
+        if messages is not None and self.api != "chat":
+            raise TeacherError("a chat transcript needs the chat API, not 'completions'", fatal=True)
         headers = {"X-Pasture-Call-Id": str(call_id)} if call_id is not None else {}
         attempts = 0
         started = time.monotonic()
@@ -165,7 +173,7 @@ class Teacher:
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
                     started = time.monotonic()
-                    reply = await self._send(prompt, temperature, top_p, max_tokens, headers)
+                    reply = await self._send(prompt, temperature, top_p, max_tokens, headers, messages)
                     latency = time.monotonic() - started
                     return TeacherReply(
                         text=reply[0],
@@ -183,7 +191,13 @@ class Teacher:
         raise TeacherError("teacher call ended without a reply", attempts=attempts)  # pragma: no cover
 
     async def _send(
-        self, prompt: str, temperature: float, top_p: float, max_tokens: int, headers: dict[str, str]
+        self,
+        prompt: str,
+        temperature: float,
+        top_p: float,
+        max_tokens: int,
+        headers: dict[str, str],
+        messages: Sequence[Mapping[str, str]] | None = None,
     ) -> tuple[str, str | None, int, int, dict[str, str]]:
         common: dict[str, Any] = {
             "model": self.model,
@@ -199,8 +213,12 @@ class Teacher:
             text, finish = choice.text or "", choice.finish_reason
             usage = completion.usage
         else:
+            transcript = (
+                [dict(m) for m in messages] if messages is not None else [{"role": "user", "content": prompt}]
+            )
             raw_chat = await self._client.chat.completions.with_raw_response.create(
-                messages=[{"role": "user", "content": prompt}], **common
+                messages=transcript,  # type: ignore[arg-type]
+                **common,
             )
             chat = raw_chat.parse()
             chat_choice = chat.choices[0]
