@@ -19,13 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.config import Settings  # noqa: E402
-from app.db import make_engine, make_session_factory, unit_of_work, upgrade_database  # noqa: E402
-from app.generation import service  # noqa: E402
-from app.generation.runner import Runner  # noqa: E402
-from app.generation.schemas import JobCreate  # noqa: E402
-from app.seeds.service import sync_builtin_seed_sets  # noqa: E402
-from tests.processes import TeacherProcess  # noqa: E402
+from app.config import Settings
+from app.db import make_engine, make_session_factory, unit_of_work, upgrade_database
+from app.generation import service
+from app.generation.runner import Runner
+from app.generation.schemas import JobCreate
+from app.seeds.service import sync_builtin_seed_sets
+from tests.processes import TeacherProcess
 
 
 def main() -> None:
@@ -75,7 +75,9 @@ def main() -> None:
     print(f"kept / target          {kept} / {args.target}")
     print(f"teacher calls          {calls} ({candidates} candidates; rejections {rejections})")
     print(f"wall time              {wall:.1f} s")
-    print(f"calls per second       {calls / wall:.1f}  (teacher bound: {args.concurrency / args.latency:.0f}/s)")
+    print(
+        f"calls per second       {calls / wall:.1f}  (teacher bound: {args.concurrency / args.latency:.0f}/s)"
+    )
     print(f"kept records / second  {kept / wall:.0f}")
     print(f"service CPU            {cpu:.1f} s ({cpu / wall:.0%} of one core), peak RSS {peak_mb:.0f} MB")
     total = times.parse + times.filters + times.near_duplicates + times.database

@@ -66,7 +66,9 @@ class FilterPolicy:
     def __post_init__(self) -> None:
         # One alternation instead of a search per pattern: filters run on every candidate.
         joined = "|".join(f"(?:{p})" for p in self.refusal_patterns)
-        object.__setattr__(self, "_refusal", re.compile(joined, re.IGNORECASE | re.DOTALL) if joined else None)
+        object.__setattr__(
+            self, "_refusal", re.compile(joined, re.IGNORECASE | re.DOTALL) if joined else None
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
