@@ -30,6 +30,9 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="A runner that stops heartbeating loses its jobs."
     )
     poll_seconds: float = Field(default=1.0, gt=0)
+    shutdown_grace_seconds: float = Field(
+        default=10.0, ge=0, description="On shutdown, how long to wait for replies already requested."
+    )
     teacher_timeout: float = Field(
         default=120.0, gt=0, description="Seconds before one teacher call times out."
     )

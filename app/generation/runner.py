@@ -177,19 +177,17 @@ class JobExecution:
 
     # -- the loop -------------------------------------------------------------------------------
     async def run(self) -> None:
+        await asyncio.to_thread(self._prepare)
         try:
-            teacher: Teacher | None = self.teacher_factory_safe()
+            teacher = self.teacher_factory(self.job, self.settings)
         except TeacherError as exc:
-            teacher = None
-            await asyncio.to_thread(self._prepare)
             await asyncio.to_thread(self._finish, JobStatus.FAILED, exc.message)
             return
-        await asyncio.to_thread(self._prepare)
         if self._kept >= self.job.target:
+            await teacher.close()
             await asyncio.to_thread(self._finish, JobStatus.SUCCEEDED, None)
             return
         self.limiter = RateLimiter(self.job.requests_per_minute, self.job.tokens_per_minute)
-        assert teacher is not None
         self.teacher = teacher
         last_renewal = time.monotonic()
         try:
@@ -223,16 +221,18 @@ class JobExecution:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             return
+        except asyncio.CancelledError:
+            # Hand the job back now rather than when the lease runs out.
+            await asyncio.shield(asyncio.to_thread(self._release))
+            raise
         finally:
             await teacher.close()
         await asyncio.to_thread(self._release)
 
-    def teacher_factory_safe(self) -> Teacher:
-        with unit_of_work(self.session_factory) as session:
-            job = session.get(Job, self.job_id)
-            assert job is not None
-            session.expunge(job)
-        return self.teacher_factory(job, self.settings)
+    def request_stop(self, why: str) -> None:
+        """Stop scheduling calls; the loop drains what was sent, then releases the job for a later runner."""
+        if self._stop is None:
+            self._stop = why
 
     def _reap(self) -> None:
         for task in [t for t in self._tasks if t.done()]:
@@ -570,6 +570,7 @@ class Runner:
         self.teacher_factory = teacher_factory
         self.running: dict[int, asyncio.Task[None]] = {}
         self.stage_times: dict[int, StageTimes] = {}
+        self.executions: dict[int, JobExecution] = {}
 
     def _claim(self, free: int) -> list[int]:
         claimed = []
@@ -592,6 +593,12 @@ class Runner:
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.poll_seconds)
+        # Shutting down: stop sending, give replies already paid for a moment to arrive and be stored,
+        # then cut the rest (their calls are closed as abandoned by whoever runs the job next).
+        for execution in self.executions.values():
+            execution.request_stop("the runner is shutting down")
+        if self.running:
+            await asyncio.wait(list(self.running.values()), timeout=self.settings.shutdown_grace_seconds)
         for task in self.running.values():
             task.cancel()
         await asyncio.gather(*self.running.values(), return_exceptions=True)
@@ -600,6 +607,7 @@ class Runner:
         for job_id, task in list(self.running.items()):
             if task.done():
                 del self.running[job_id]
+                self.executions.pop(job_id, None)
                 if not task.cancelled() and (exc := task.exception()) is not None:
                     logger.error("job %s stopped with an error: %s", job_id, exc, exc_info=exc)
         free = self.settings.max_parallel_jobs - len(self.running)
@@ -619,6 +627,7 @@ class Runner:
                 teacher_factory=self.teacher_factory,
             )
             self.stage_times[job_id] = execution.times
+            self.executions[job_id] = execution
             self.running[job_id] = asyncio.create_task(execution.run(), name=f"job-{job_id}")
             logger.info("runner %s took job %s", self.runner_id, job_id)
 
