@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from app.deps import SessionDep, WriterDep
 from app.export import service
 from app.export.schemas import ExportCreate, ExportRead
+from app.pagination import decode_cursor, encode_cursor
 from app.schemas import Page
 
 router = APIRouter(prefix="/api/v1/exports", tags=["exports"])
@@ -42,10 +43,12 @@ def create_export(data: ExportCreate, session: SessionDep) -> ExportRead:
 
 @router.get("", response_model=Page[ExportRead])
 def list_exports(
-    session: SessionDep, limit: int = Query(50, ge=1, le=500), cursor: int | None = None
+    session: SessionDep, limit: int = Query(50, ge=1, le=500), cursor: str | None = None
 ) -> Page[ExportRead]:
-    exports, total = service.list_exports(session, limit=limit, before=cursor)
-    next_cursor = str(exports[-1].id) if len(exports) == limit else None
+    exports, total = service.list_exports(
+        session, limit=limit, before=decode_cursor(cursor) if cursor else None
+    )
+    next_cursor = encode_cursor(exports[-1].id) if len(exports) == limit else None
     return Page(items=[ExportRead.model_validate(e) for e in exports], total=total, next_cursor=next_cursor)
 
 

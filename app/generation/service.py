@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +14,7 @@ from app.generation.languages import LANGUAGES, get_language
 from app.generation.prompts import validate_template
 from app.generation.schemas import JobCreate, JobRead, JobUpdate
 from app.models import Job, JobStatus, Record, RecordStatus, SeedSet
+from app.pagination import decode_cursor, encode_cursor
 
 
 class JobNotFound(NotFound):
@@ -84,18 +84,6 @@ def list_jobs(
     total = session.scalar(select(func.count(Job.id))) or 0
     next_cursor = encode_cursor(jobs[limit - 1].id) if len(jobs) > limit else None
     return jobs[:limit], total, next_cursor
-
-
-def encode_cursor(value: int) -> str:
-    return base64.urlsafe_b64encode(str(value).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        return int(base64.urlsafe_b64decode(padded.encode()).decode())
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("cursor: not a cursor this API returned; start again without it") from None
 
 
 def _transition(session: Session, job_id: int, allowed: set[JobStatus], to: JobStatus, verb: str) -> Job:

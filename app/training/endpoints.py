@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Response
 
 from app.deps import SessionDep, WriterDep
+from app.pagination import decode_cursor, encode_cursor
 from app.schemas import Page
 from app.training import service
 from app.training.schemas import (
@@ -27,10 +28,10 @@ def create_run(data: TrainingRunCreate, session: SessionDep) -> TrainingRunRead:
 
 @router.get("", response_model=Page[TrainingRunRead])
 def list_runs(
-    session: SessionDep, limit: int = Query(50, ge=1, le=500), cursor: int | None = None
+    session: SessionDep, limit: int = Query(50, ge=1, le=500), cursor: str | None = None
 ) -> Page[TrainingRunRead]:
-    runs, total = service.list_runs(session, limit=limit, before=cursor)
-    next_cursor = str(runs[-1].id) if len(runs) == limit else None
+    runs, total = service.list_runs(session, limit=limit, before=decode_cursor(cursor) if cursor else None)
+    next_cursor = encode_cursor(runs[-1].id) if len(runs) == limit else None
     return Page(items=[service.run_read(r) for r in runs], total=total, next_cursor=next_cursor)
 
 
