@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory, unit_of_work, upgrade_database
 from app.errors import AppError
+from app.export.endpoints import router as exports_router
 from app.generation.endpoints import router as jobs_router
 from app.generation.runner import Runner
 from app.records.endpoints import router as records_router
@@ -26,6 +27,7 @@ from app.review.rendering import STATIC as REVIEW_STATIC
 from app.review.security import DashboardSecurityMiddleware
 from app.seeds.endpoints import router as seeds_router
 from app.seeds.service import sync_builtin_seed_sets
+from app.training.endpoints import router as training_router
 
 logger = logging.getLogger("app")
 
@@ -93,6 +95,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(jobs_router)
     app.include_router(seeds_router)
     app.include_router(records_router)
+    app.include_router(exports_router)
+    app.include_router(training_router)
     app.include_router(review_router)
     app.include_router(stats_router)
     app.include_router(pages_router)

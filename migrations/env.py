@@ -24,8 +24,12 @@ def _url() -> str:
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    # Full-text search tables are created by hand in their revision (SQLite FTS5 / PostgreSQL GIN).
-    return not (type_ == "table" and name is not None and name.startswith("records_fts"))
+    # Search structures are created by hand in their revision (SQLite FTS5 tables, PostgreSQL trigram indexes).
+    if name is None:
+        return True
+    if type_ == "table" and name.startswith("records_fts"):
+        return False
+    return not (type_ == "index" and name.endswith("_trgm"))
 
 
 def run_migrations_offline() -> None:

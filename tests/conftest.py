@@ -22,7 +22,18 @@ from app.main import create_app
 from tests.fake_teacher import FakeTeacher
 
 PG_ADMIN_URL = os.environ.get("PASTURE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-TABLES = ("records", "teacher_calls", "jobs", "seed_tasks", "seed_sets")
+TABLES = (
+    "record_edits",
+    "records",
+    "teacher_calls",
+    "jobs",
+    "seed_tasks",
+    "seed_sets",
+    "training_progress",
+    "training_runs",
+    "export_lines",
+    "exports",
+)
 
 
 def _postgres_reachable() -> bool:

@@ -333,8 +333,10 @@ class JobExecution:
         if self._stop is not None:
             self.limiter.settle(estimated_tokens, 0)
             return
-        call_id = await asyncio.to_thread(self._create_call, prompt, shown)
+        # From here the call is committed to: its row and request_sent count are written next, so a stop
+        # must wait for it rather than cancel it half-way (which would leave a row for a request never sent).
         state.sent = True
+        call_id = await asyncio.to_thread(self._create_call, prompt, shown)
         retries = 0
 
         def on_retry(exc: BaseException) -> None:

@@ -11,9 +11,9 @@ from sqlalchemy import ColumnElement, Select, false, func, or_, select, text, tu
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput, NotFound
-from app.generation.service import decode_cursor, encode_cursor
 from app.models import Record
 from app.models.review import SIMILARITY_SORT_KEY
+from app.pagination import decode_cursor, encode_cursor
 
 Sort = Literal["id", "similarity"]
 SORTS: tuple[str, ...] = ("id", "similarity")
@@ -44,7 +44,9 @@ def search_condition(session: Session, q: str) -> ColumnElement[bool]:
     """Records whose instruction, input or output contains ``q`` (case-insensitive).
 
     On SQLite the FTS5 trigram table answers it (a quoted phrase matches as a substring); shorter queries and
-    databases without that table fall back to LIKE. PostgreSQL's ILIKE uses the pg_trgm indexes by itself.
+    databases without that table fall back to a scan with LIKE (case-insensitive for ASCII there, like
+    ``lower()``, without the copies). PostgreSQL's ILIKE uses the pg_trgm indexes by itself from three
+    characters on.
     """
     sqlite = session.get_bind().dialect.name == "sqlite"
     if sqlite and len(q) >= TRIGRAM and _sqlite_has_search_index(session):
@@ -54,11 +56,10 @@ def search_condition(session: Session, q: str) -> ColumnElement[bool]:
         )
         return Record.id.in_(matches.columns(rowid=Record.id.type))
     pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return or_(
-        Record.instruction.ilike(pattern, escape="\\"),
-        Record.input.ilike(pattern, escape="\\"),
-        Record.output.ilike(pattern, escape="\\"),
-    )
+    columns = (Record.instruction, Record.input, Record.output)
+    if sqlite:
+        return or_(*(column.like(pattern, escape="\\") for column in columns))
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
 
 
 def apply_filter(query: Select[Any], f: RecordFilter, session: Session | None = None) -> Select[Any]:
@@ -126,21 +127,24 @@ def list_records(
     ``sort="similarity"`` orders by the ROUGE-L score to the nearest neighbour (never-compared records count
     as -1), then id. ``count_limit`` stops counting there, for pages that only say "more than N".
     """
-    query = apply_filter(select(Record), f, session)
+    # Ids first, then the rows: a sort or a filter then touches narrow index entries, never wide rows (each
+    # record carries its text and ten neighbours).
+    ids = apply_filter(select(Record.id), f, session)
+    ordering: tuple[Any, ...]
     if sort == "similarity":
         key: Any = SIMILARITY_SORT_KEY
         if cursor:
             value, last_id = _decode_sort_cursor(cursor)
             row, after = tuple_(key, Record.id), tuple_(value, last_id)
-            query = query.where(row > after if order == "asc" else row < after)
+            ids = ids.where(row > after if order == "asc" else row < after)
         ordering = (key.asc(), Record.id.asc()) if order == "asc" else (key.desc(), Record.id.desc())
-        query = query.order_by(*ordering)
     else:
         if cursor:
             last = decode_cursor(cursor)
-            query = query.where(Record.id > last if order == "asc" else Record.id < last)
-        query = query.order_by(Record.id.asc() if order == "asc" else Record.id.desc())
-    records = list(session.scalars(query.limit(limit + 1)))
+            ids = ids.where(Record.id > last if order == "asc" else Record.id < last)
+        ordering = (Record.id.asc(),) if order == "asc" else (Record.id.desc(),)
+    page = ids.order_by(*ordering).limit(limit + 1).subquery()
+    records = list(session.scalars(select(Record).join(page, Record.id == page.c.id).order_by(*ordering)))
     total = count_records(session, f, limit=count_limit) if with_total else None
     next_cursor = None
     if len(records) > limit:
