@@ -53,19 +53,20 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_runner(args: argparse.Namespace) -> int:
     from app.db import make_engine, make_session_factory
+    from app.evaluation.runner import EvaluationRunner
     from app.generation.runner import Runner
 
     settings = _settings()
     _configure_logging(settings.log_level)
     engine = make_engine(settings.database_url)
-    runner = Runner(make_session_factory(engine), settings)
+    factory = make_session_factory(engine)
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await runner.run(stop)
+        await asyncio.gather(Runner(factory, settings).run(stop), EvaluationRunner(factory, settings).run(stop))
 
     asyncio.run(main())
     return 0
@@ -240,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="upgrade the database schema")
-    migrate.add_argument("--revision", default="head")
+    migrate.add_argument("--revision", default="heads")
     migrate.set_defaults(func=cmd_migrate)
 
     runner = sub.add_parser(

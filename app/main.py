@@ -16,6 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory, unit_of_work, upgrade_database
 from app.errors import AppError
+from app.evaluation.endpoints import router as evaluation_router
+from app.evaluation.pages import router as evaluation_pages_router
+from app.evaluation.runner import EvaluationRunner
 from app.export.endpoints import router as exports_router
 from app.generation.endpoints import router as jobs_router
 from app.generation.runner import Runner
@@ -51,10 +54,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             sync_builtin_seed_sets(session, settings.seed_dir)
         stop = asyncio.Event()
         runner_task = None
+        evaluation_task = None
         if settings.run_jobs:
             runner = Runner(app.state.session_factory, settings)
             app.state.runner = runner
             runner_task = asyncio.create_task(runner.run(stop), name="job-runner")
+            evaluation_runner = EvaluationRunner(app.state.session_factory, settings)
+            app.state.evaluation_runner = evaluation_runner
+            evaluation_task = asyncio.create_task(evaluation_runner.run(stop), name="evaluation-runner")
         try:
             yield
         finally:
@@ -62,6 +69,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             if runner_task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await runner_task
+            if evaluation_task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await evaluation_task
             engine.dispose()
 
     app = FastAPI(
@@ -100,6 +110,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(review_router)
     app.include_router(stats_router)
     app.include_router(pages_router)
+    app.include_router(evaluation_router)
+    app.include_router(evaluation_pages_router)
     app.mount("/static", StaticFiles(directory=REVIEW_STATIC), name="static")
     app.add_middleware(DashboardSecurityMiddleware, settings=settings)
 

@@ -23,6 +23,12 @@ from tests.fake_teacher import FakeTeacher
 
 PG_ADMIN_URL = os.environ.get("PASTURE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TABLES = (
+    "evaluation_judgments",
+    "evaluation_answers",
+    "evaluations",
+    "questions",
+    "question_sets",
+    "model_endpoints",
     "record_edits",
     "records",
     "teacher_calls",

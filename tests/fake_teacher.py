@@ -6,6 +6,14 @@ nothing but the standard library. It reads Pasture's continuation prompt (number
 ``N. Input:`` / ``N. Output:`` records separated by ``###``) and continues the list with fresh records from a
 seeded generator, in Korean when the prompt's examples contain Hangul.
 
+It also plays the other two parts of an evaluation. A judge prompt (Pasture's pairwise or single-answer
+template: ``<conversation assistant="A">`` / ``<conversation assistant="B">``, or one ``<conversation>``)
+gets a verdict by a configurable policy: ``judge`` for pairwise (``"first"``, ``"second"``, ``"longer"``,
+``"tie"``, ``"garbage"`` or a callable) and ``grader`` for single grades (a fixed score, ``"length"``,
+``"garbage"`` or a callable). Any other prompt without numbered records is a question for an assistant: it
+gets a deterministic answer that depends on the model, the seed and the conversation, or what the ``answer``
+callable returns.
+
 Faults are queued per request with :meth:`FakeTeacher.script` or set for every request with
 :meth:`FakeTeacher.set_default`. Every generation request lands in a ledger, and every 200 reply is billed
 with the rule of :func:`count_tokens`, so tests can reconcile Pasture's own accounting with what the teacher
@@ -2219,6 +2227,127 @@ class RecordWriter:
 
 
 # ------------------------------------------------------------------------------------------------------------
+# Answering questions and judging answers (Pasture's evaluations)
+# ------------------------------------------------------------------------------------------------------------
+
+_CONVERSATION = re.compile(r'<conversation(?: assistant="([^"]*)")?>\n(.*?)\n</conversation>', re.DOTALL)
+_ASSISTANT_TURN = re.compile(
+    r"^\[Assistant[^\]\n]*\]\n(.*?)(?=^\[User[^\]\n]*\]\n|\Z)", re.DOTALL | re.MULTILINE
+)
+_PAIRWISE_POLICIES = frozenset({"first", "second", "longer", "tie", "garbage"})
+_GRADER_POLICIES = frozenset({"length", "garbage"})
+_UNPARSABLE_VERDICT = "Both answers have their merits, and I cannot decide between them."
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    """A judge prompt as the fake read it. ``kind`` is "pairwise" (``first`` and ``second`` are the answers
+    shown as A and B) or "single" (``first`` is the graded answer, ``second`` is empty)."""
+
+    kind: str
+    model: str
+    first: str
+    second: str
+    prompt: str
+
+
+@dataclass(frozen=True)
+class AnswerRequest:
+    """A question for an assistant: the model asked and the chat transcript, ``(role, text)`` in order."""
+
+    model: str
+    messages: tuple[tuple[str, str], ...]
+    prompt: str
+
+    @property
+    def question(self) -> str:
+        """The last user message."""
+        users = [text for role, text in self.messages if role == "user"]
+        return users[-1] if users else self.prompt
+
+
+JudgePolicy = str | Callable[[JudgeRequest], str]
+GraderPolicy = int | float | str | Callable[[JudgeRequest], str]
+
+
+def _assistant_text(conversation: str) -> str:
+    """The assistant's replies in one conversation block, joined (the user's turns left out)."""
+    replies = [match.group(1).strip() for match in _ASSISTANT_TURN.finditer(conversation)]
+    return "\n\n".join(replies) if replies else conversation.strip()
+
+
+def read_judge_prompt(prompt: str, model: str = DEFAULT_MODEL) -> JudgeRequest | None:
+    """The answers a Pasture judge prompt shows, or None when the prompt is not one."""
+    blocks = {label or "": body for label, body in _CONVERSATION.findall(prompt)}
+    if "A" in blocks and "B" in blocks:
+        return JudgeRequest(
+            "pairwise", model, _assistant_text(blocks["A"]), _assistant_text(blocks["B"]), prompt
+        )
+    if "" in blocks:
+        return JudgeRequest("single", model, _assistant_text(blocks[""]), "", prompt)
+    return None
+
+
+def check_judge_policy(policy: JudgePolicy) -> JudgePolicy:
+    if not callable(policy) and policy not in _PAIRWISE_POLICIES:
+        raise ValueError(
+            f"unknown judge policy {policy!r}; expected one of {sorted(_PAIRWISE_POLICIES)} or a callable"
+        )
+    return policy
+
+
+def check_grader_policy(policy: GraderPolicy) -> GraderPolicy:
+    if isinstance(policy, bool):
+        raise ValueError("a grader policy is a score from 1 to 10, 'length', 'garbage' or a callable")
+    if isinstance(policy, int | float):
+        if not 1 <= policy <= 10:
+            raise ValueError(f"a fixed grade must be from 1 to 10, got {policy!r}")
+    elif not callable(policy) and policy not in _GRADER_POLICIES:
+        raise ValueError(
+            f"unknown grader policy {policy!r}; expected a score, {sorted(_GRADER_POLICIES)} or a callable"
+        )
+    return policy
+
+
+def pairwise_verdict(policy: JudgePolicy, request: JudgeRequest) -> str:
+    """The whole judge reply: a short comparison, then the verdict on its own line."""
+    if callable(policy):
+        return policy(request)
+    if policy == "garbage":
+        return _UNPARSABLE_VERDICT
+    length_a, length_b = len(request.first), len(request.second)
+    if policy == "first":
+        verdict = "A"
+    elif policy == "second":
+        verdict = "B"
+    elif policy == "longer":
+        verdict = "A" if length_a > length_b else "B" if length_b > length_a else "C"
+    else:
+        verdict = "C"
+    return (
+        f"Assistant A wrote {length_a} characters and assistant B wrote {length_b}. "
+        "Both address the request; I weighed correctness, helpfulness and clarity.\n\n"
+        f"[[{verdict}]]"
+    )
+
+
+def single_grade(policy: GraderPolicy, request: JudgeRequest) -> str:
+    if callable(policy):
+        return policy(request)
+    if policy == "garbage":
+        return "The answer is fine in places and weak in others."
+    score = min(10, 1 + len(request.first) // 80) if policy == "length" else policy
+    shown = int(score) if float(score).is_integer() else score
+    return f"The answer has {len(request.first)} characters and addresses the request.\n\nRating: [[{shown}]]"
+
+
+def assistant_answer(rng: random.Random, book: Phrasebook, request: AnswerRequest) -> str:
+    """A plausible answer of a few sentences, different for each model and question."""
+    sentences = [compose_record(rng, book).output for _ in range(rng.randint(1, 3))]
+    return " ".join(sentence.strip() for sentence in sentences if sentence.strip())
+
+
+# ------------------------------------------------------------------------------------------------------------
 # Behaviours
 # ------------------------------------------------------------------------------------------------------------
 
@@ -2340,6 +2469,7 @@ class _GenerationRequest:
     n: int
     max_tokens: int | None
     stop: tuple[str, ...]
+    messages: tuple[tuple[str, str], ...] = ()  # chat only: (role, text) in order
 
 
 def _optional_number(body: Mapping[str, Any], name: str, low: float, high: float) -> None:
@@ -2397,11 +2527,13 @@ def _parse_generation(path: str, body: Any) -> _GenerationRequest:
             raise _RequestError(
                 400, "'messages' must be a non-empty list of message objects.", param="messages"
             )
-        prompts: tuple[str, ...] = ("\n\n".join(_message_text(m.get("content")) for m in messages),)
+        transcript = tuple((str(m.get("role", "user")), _message_text(m.get("content"))) for m in messages)
+        prompts: tuple[str, ...] = ("\n\n".join(text for _, text in transcript),)
         max_tokens = _positive_int(body, "max_completion_tokens", None) or _positive_int(
             body, "max_tokens", None
         )
     else:
+        transcript = ()
         prompt = body.get("prompt")
         if isinstance(prompt, str):
             prompts = (prompt,)
@@ -2423,7 +2555,7 @@ def _parse_generation(path: str, body: Any) -> _GenerationRequest:
         raise _RequestError(400, "'stop' must be a string or a list of up to 4 strings.", param="stop")
     n = _positive_int(body, "n", 1, high=16)
     assert n is not None
-    return _GenerationRequest(model, prompts, n, max_tokens, tuple(s for s in stops if s))
+    return _GenerationRequest(model, prompts, n, max_tokens, tuple(s for s in stops if s), transcript)
 
 
 def _cut_at_stop(text: str, stops: Sequence[str]) -> str:
@@ -2463,6 +2595,9 @@ class FakeTeacher:
         ratelimit_headers: dict[str, str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        judge: JudgePolicy = "longer",
+        grader: GraderPolicy = "length",
+        answer: Callable[[AnswerRequest], str] | None = None,
     ) -> None:
         low, high = (latency, latency) if isinstance(latency, int | float) else latency
         if not 0 <= low <= high:
@@ -2482,6 +2617,9 @@ class FakeTeacher:
         self.port = port  # the bound port once started
         self._requested_port = port
         self._writer = RecordWriter(duplicate_rate=duplicate_rate)
+        self.judge = check_judge_policy(judge)
+        self.grader = check_grader_policy(grader)
+        self.answer = answer
         self._lock = threading.Lock()
         self._script: deque[Behaviour] = deque()
         self._default = Behaviour.parse("ok")
@@ -2550,6 +2688,16 @@ class FakeTeacher:
         parsed = Behaviour.parse(behaviour)
         with self._lock:
             self._default = parsed
+
+    def set_judge(self, policy: JudgePolicy) -> None:
+        """How pairwise judge prompts are answered: "first", "second", "longer", "tie", "garbage" (no
+        readable verdict) or a callable that takes a :class:`JudgeRequest` and returns the whole reply."""
+        self.judge = check_judge_policy(policy)
+
+    def set_grader(self, policy: GraderPolicy) -> None:
+        """How single-answer grading prompts are answered: a fixed score from 1 to 10, "length" (one point
+        per 80 characters, at least 1 and at most 10), "garbage" or a callable returning the whole reply."""
+        self.grader = check_grader_policy(policy)
 
     # -- accounting -----------------------------------------------------------------------------------------
 
@@ -2703,7 +2851,7 @@ class FakeTeacher:
         for prompt in request.prompts:
             view = read_prompt(prompt)
             for _ in range(request.n):
-                text, finish_reason = self._continue(rng, prompt, view, behaviour, chat, request)
+                text, finish_reason = self._reply(rng, prompt, view, behaviour, chat, request)
                 completion_tokens += count_tokens(text)
                 finish_reasons.append(finish_reason)
                 index = len(choices)
@@ -2732,6 +2880,38 @@ class FakeTeacher:
             "system_fingerprint": "fp_pasture_fake",
         }
         return _Reply(200, payload, {"openai-processing-ms": str(round(delay * 1000))})
+
+    def _reply(
+        self,
+        rng: random.Random,
+        prompt: str,
+        view: PromptView,
+        behaviour: Behaviour,
+        chat: bool,
+        request: _GenerationRequest,
+    ) -> tuple[str, str]:
+        """Records for a record prompt, a verdict for a judge prompt, an answer for anything else."""
+        if _INSTRUCTION_LINE.search(prompt):
+            return self._continue(rng, prompt, view, behaviour, chat, request)
+        book = KOREAN if _HANGUL.search(prompt) else ENGLISH
+        if behaviour.name == "garbage":
+            text = rng.choice(book.garbage)
+        elif (judging := read_judge_prompt(prompt, request.model)) is not None:
+            if judging.kind == "pairwise":
+                text = pairwise_verdict(self.judge, judging)
+            else:
+                text = single_grade(self.grader, judging)
+        else:
+            asked = AnswerRequest(request.model, request.messages or (("user", prompt),), prompt)
+            if self.answer is not None:
+                text = self.answer(asked)
+            else:
+                seeded = random.Random(f"{self.seed}:{request.model}:{prompt}")
+                text = assistant_answer(seeded, KOREAN if _HANGUL.search(asked.question) else ENGLISH, asked)
+        text = _cut_at_stop(text, request.stop)
+        if request.max_tokens is not None and count_tokens(text) > request.max_tokens:
+            return truncate_to_tokens(text, request.max_tokens), "length"
+        return text, "stop"
 
     def _continue(
         self,
