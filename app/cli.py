@@ -66,7 +66,9 @@ def cmd_runner(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await asyncio.gather(Runner(factory, settings).run(stop), EvaluationRunner(factory, settings).run(stop))
+        await asyncio.gather(
+            Runner(factory, settings).run(stop), EvaluationRunner(factory, settings).run(stop)
+        )
 
     asyncio.run(main())
     return 0
@@ -245,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=cmd_migrate)
 
     runner = sub.add_parser(
-        "runner", help="run queued jobs in this process (more runners scale on PostgreSQL)"
+        "runner", help="run queued generation jobs and evaluations here (more runners scale on PostgreSQL)"
     )
     runner.set_defaults(func=cmd_runner)
 
