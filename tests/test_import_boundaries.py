@@ -24,7 +24,9 @@ print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 
 
 def test_importing_every_service_module_pulls_no_training_library() -> None:
-    result = subprocess.run([sys.executable, "-c", _PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
     assert "fastapi" in loaded  # the probe really imported the service
