@@ -31,6 +31,7 @@ from app.review.security import DashboardSecurityMiddleware
 from app.seeds.endpoints import router as seeds_router
 from app.seeds.service import sync_builtin_seed_sets
 from app.training.endpoints import router as training_router
+from app.training.pages import router as training_pages_router
 
 logger = logging.getLogger("app")
 
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(pages_router)
     app.include_router(evaluation_router)
     app.include_router(evaluation_pages_router)
+    app.include_router(training_pages_router)
     app.mount("/static", StaticFiles(directory=REVIEW_STATIC), name="static")
     app.add_middleware(DashboardSecurityMiddleware, settings=settings)
 
