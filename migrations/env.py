@@ -24,7 +24,7 @@ def _url() -> str:
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    # Search structures are created by hand in their revision (SQLite FTS5 tables, PostgreSQL trigram indexes).
+    # Search structures are made by hand in their revision (SQLite FTS5 tables, PostgreSQL trigram indexes).
     if name is None:
         return True
     if type_ == "table" and name.startswith("records_fts"):
