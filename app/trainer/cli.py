@@ -1,7 +1,10 @@
-"""`pasture-worker`: fine-tune locally (`train`) or serve a Pasture service's training queue (`run`).
+"""`pasture-worker`: fine-tune locally (`train`), serve a Pasture service's training queue (`run`), or
+answer an evaluation's questions with a trained model (`answer`).
 
     pasture-worker train --data export.jsonl --base-model ./llama-7b --out runs/alpaca-lora
     pasture-worker run --server https://pasture.example.org --token "$PASTURE_WORKER_TOKEN"
+    pasture-worker answer --server https://pasture.example.org --evaluation 7 --model-name run-12 \
+        --run-dir runs/alpaca-lora
 
 Problems a person can fix (bad config, bad data, an output folder in use) print as one line and exit 2.
 Works under `accelerate launch -m app.trainer.cli train ...` and `torchrun -m app.trainer.cli train ...`.
@@ -100,6 +103,37 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--poll-seconds", type=float, default=10.0, help="wait between claims when idle")
     run.add_argument("--lease-seconds", type=int, default=120, help="lease asked for; heartbeats every third")
     run.add_argument("--worker-id", default=None, help="name reported to the service (default: host-pid)")
+
+    answer = commands.add_parser(
+        "answer",
+        help="answer an evaluation's questions with a trained model and post the answers",
+        description="Answer the questions an evaluation still lacks for a model registered with "
+        "answered_by 'worker', and post the answers so the evaluation can be judged.",
+    )
+    answer.add_argument("--server", required=True, metavar="URL", help="the service's base URL")
+    answer.add_argument("--token", default=None, help=f"bearer token (default: ${TOKEN_ENV})")
+    answer.add_argument("--evaluation", required=True, type=int, metavar="ID", help="the evaluation's id")
+    answer.add_argument(
+        "--model-name", required=True, metavar="NAME", help="the registered model the answers are for"
+    )
+    source = answer.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--base-model", metavar="DIR_OR_HUB_ID", help="base model (with --adapter) or a full/merged model"
+    )
+    source.add_argument(
+        "--run-dir", type=Path, metavar="DIR", help="a finished run's output folder: adapter/ or model/"
+    )
+    answer.add_argument("--adapter", type=Path, metavar="DIR", help="LoRA adapter folder for --base-model")
+    answer.add_argument(
+        "--prompt-template",
+        default=None,
+        metavar="NAME_OR_FILE",
+        help="template the model was trained with (default: the run's, or alpaca)",
+    )
+    answer.add_argument("--batch-size", type=int, default=8, help="prompts generated together")
+    answer.add_argument("--max-new-tokens", type=int, default=512, help="longest reply per turn, in tokens")
+    answer.add_argument("--temperature", type=float, default=0.0, help="0 decodes greedily (default)")
+    answer.add_argument("--seed", type=int, default=0, help="sampling seed, with --temperature")
     return parser
 
 
@@ -109,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "train":
             return _train(args)
+        if args.command == "answer":
+            return _answer(args)
         return _run(args)
     except (TrainerError, _UsageError) as error:
         print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
@@ -152,6 +188,53 @@ def _run(args: argparse.Namespace) -> int:
         return worker.run(once=args.once)
     except ServiceError as error:
         raise _UsageError(str(error)) from error
+
+
+def _answer(args: argparse.Namespace) -> int:
+    from app.trainer.answering import Answerer, ModelSource, SamplingConfig, answer_evaluation
+    from app.trainer.client import ServiceClient, ServiceError
+    from app.trainer.template import load_template
+    from app.trainer.worker import default_worker_id
+
+    sampling = SamplingConfig(
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        batch_size=args.batch_size,
+        seed=args.seed,
+    )
+    problems = sampling.problems()
+    if args.run_dir is not None and args.adapter is not None:
+        problems.append("--adapter goes with --base-model; --run-dir finds the run's own adapter")
+    if problems:
+        raise _UsageError("; ".join(problems))
+    if args.run_dir is not None:
+        source = ModelSource.from_run_dir(args.run_dir)
+    else:
+        source = ModelSource(base_model=args.base_model, adapter=args.adapter)
+    if args.prompt_template is not None:
+        source = ModelSource(source.base_model, source.adapter, load_template(args.prompt_template))
+    source.check()
+    try:
+        client = ServiceClient(
+            args.server, worker_id=default_worker_id(), token=args.token or os.environ.get(TOKEN_ENV) or None
+        )
+        outcome = answer_evaluation(
+            client,
+            args.evaluation,
+            args.model_name,
+            lambda: Answerer.load(source, sampling),
+            log=lambda message: print(message, file=sys.stderr, flush=True),
+        )
+    except ServiceError as error:
+        raise _UsageError(str(error)) from error
+    if outcome.posted is None:
+        print(f"evaluation {args.evaluation} already holds every answer of {args.model_name!r}")
+    else:
+        print(
+            f"posted {outcome.posted.stored} answers of {args.model_name!r} to evaluation {args.evaluation}; "
+            f"it is {outcome.posted.status}"
+        )
+    return 0
 
 
 if __name__ == "__main__":

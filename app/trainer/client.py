@@ -1,4 +1,4 @@
-"""HTTP client for the Pasture service's training-run API (stdlib `urllib` only).
+"""HTTP client for the Pasture service's training-run and evaluation APIs (stdlib `urllib` only).
 
 The contract, as the worker uses it. Every request carries `Authorization: Bearer <token>` when a token
 is configured; request and response bodies are JSON unless noted.
@@ -32,6 +32,20 @@ is configured; request and response bodies are JSON unless noted.
          "artifacts": {"output_dir": str, "files": [str, ...]}}
         200 (204 is accepted too)    409 the lease was lost
 
+Answering an evaluation with a trained model (`pasture-worker answer`):
+
+    GET  /api/v1/evaluations/{id}
+        200 {"id": int, "status": str, "question_set": str, "candidate": str, "baseline": str, ...}
+    GET  /api/v1/models/{name}
+        200 {"name": str, "model": str, "answered_by": "endpoint" | "worker", ...}
+    GET  /api/v1/question-sets/{name}
+        200 {"questions": [{"question_id": str, "turns": [str, ...], ...}, ...]}
+    GET  /api/v1/evaluations/{id}/answers?role=candidate|baseline&limit=1000&cursor=...
+        200 {"items": [{"question_id": str, ...}, ...], "next_cursor": str | null}
+    POST /api/v1/evaluations/{id}/answers
+        {"answers": [{"question_id": str, "model_name": str, "answer": [str, ...]}, ...]}
+        200 {"stored": int, "already_stored": [str, ...], "missing": {model_name: int}, "status": str}
+
 Transient failures (connection refused or reset, timeouts, HTTP 429 and 5xx) are retried with jittered
 exponential backoff that honours `Retry-After`; anything else raises `ServiceError` with the service's
 `{"error", "detail"}` message when it sent one.
@@ -52,6 +66,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote, urlencode
 
 USER_AGENT = "pasture-worker/0.1"
 _CHUNK = 1 << 20
@@ -152,6 +167,53 @@ class ExportInfo:
             raise ServiceError(f"malformed export: {error}") from error
 
 
+@dataclass(frozen=True)
+class EvaluationInfo:
+    id: int
+    status: str
+    question_set: str
+    candidate: str
+    baseline: str
+
+    @classmethod
+    def from_json(cls, data: Any) -> EvaluationInfo:
+        evaluation = _require_object(data, "evaluation")
+        try:
+            return cls(**{key: _typed(evaluation, key, kind) for key, kind in _EVALUATION_FIELDS.items()})
+        except (KeyError, TypeError) as error:
+            raise ServiceError(f"malformed evaluation: {error}") from error
+
+
+_EVALUATION_FIELDS = {"id": int, "status": str, "question_set": str, "candidate": str, "baseline": str}
+
+
+@dataclass(frozen=True)
+class EvaluationQuestion:
+    question_id: str
+    turns: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, data: Any) -> EvaluationQuestion:
+        question = _require_object(data, "question")
+        try:
+            turns = _typed(question, "turns", list)
+            if not turns or not all(isinstance(turn, str) for turn in turns):
+                raise TypeError(f"'turns' should be a non-empty list of strings, got {turns!r}")
+            return cls(question_id=_typed(question, "question_id", str), turns=tuple(turns))
+        except (KeyError, TypeError) as error:
+            raise ServiceError(f"malformed question: {error}") from error
+
+
+@dataclass(frozen=True)
+class PostedAnswers:
+    """What the service made of the answers posted: the evaluation's status after the last batch."""
+
+    stored: int
+    already_stored: int
+    missing: dict[str, int]
+    status: str
+
+
 class ServiceClient:
     """The worker's side of the training-run API. Safe to share between threads."""
 
@@ -235,6 +297,72 @@ class ServiceClient:
                 "artifacts": artifacts,
             },
             accept=(200, 204),
+        )
+
+    # Evaluations answered by a worker.
+
+    def get_evaluation(self, evaluation_id: int) -> EvaluationInfo:
+        _, body = self._request("GET", f"/api/v1/evaluations/{evaluation_id}")
+        return EvaluationInfo.from_json(body)
+
+    def get_model_answered_by(self, name: str) -> str:
+        """Who answers for the registered model `name`: "endpoint" or "worker"."""
+        _, body = self._request("GET", f"/api/v1/models/{quote(name, safe='')}")
+        try:
+            answered_by: str = _typed(_require_object(body, "model"), "answered_by", str)
+        except (KeyError, TypeError) as error:
+            raise ServiceError(f"malformed model: {error}") from error
+        return answered_by
+
+    def get_questions(self, question_set: str) -> list[EvaluationQuestion]:
+        _, body = self._request("GET", f"/api/v1/question-sets/{quote(question_set, safe='')}")
+        questions = _require_object(body, "question set").get("questions")
+        if not isinstance(questions, list):
+            raise ServiceError("question set has no list of questions")
+        return [EvaluationQuestion.from_json(question) for question in questions]
+
+    def answered_question_ids(self, evaluation_id: int, role: Literal["candidate", "baseline"]) -> set[str]:
+        """The ids of the questions the evaluation already holds an answer to for `role`."""
+        answered: set[str] = set()
+        cursor: str | None = None
+        while True:
+            query = {"role": role, "limit": 1000} | ({"cursor": cursor} if cursor else {})
+            _, body = self._request("GET", f"/api/v1/evaluations/{evaluation_id}/answers?{urlencode(query)}")
+            page = _require_object(body, "answers page")
+            items = page.get("items")
+            if not isinstance(items, list):
+                raise ServiceError("answers page has no list of items")
+            answered.update(str(_require_object(item, "answer").get("question_id")) for item in items)
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return answered
+
+    def post_answers(
+        self, evaluation_id: int, answers: list[dict[str, Any]], batch_size: int = 16
+    ) -> PostedAnswers:
+        """Post `answers` (`{"question_id", "model_name", "answer"}` items) `batch_size` at a time.
+
+        Retrying a batch is safe: the service keeps an answer it already holds and lists it as already
+        stored.
+        """
+        if not answers:
+            raise ValueError("no answers to post")
+        stored = already = 0
+        body: Any = None
+        for start in range(0, len(answers), batch_size):
+            batch = answers[start : start + batch_size]
+            _, body = self._request(
+                "POST", f"/api/v1/evaluations/{evaluation_id}/answers", {"answers": batch}
+            )
+            result = _require_object(body, "answers posted")
+            stored += int(result.get("stored", 0))
+            already += len(result.get("already_stored") or [])
+        result = _require_object(body, "answers posted")
+        return PostedAnswers(
+            stored=stored,
+            already_stored=already,
+            missing=dict(result.get("missing") or {}),
+            status=str(result.get("status", "")),
         )
 
     # Transport.

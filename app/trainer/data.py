@@ -127,7 +127,7 @@ class ExampleEncoder:
         self.max_length = max_length
         self.overlong = overlong
         self.eos_token_id: int = int(tokenizer.eos_token_id)
-        self.leading_special_ids = _leading_special_ids(tokenizer)
+        self.leading_special_ids = leading_special_ids(tokenizer)
 
     def _ids(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -167,7 +167,7 @@ class ExampleEncoder:
         return examples, stats
 
 
-def _leading_special_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
+def leading_special_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
     """The special tokens the tokenizer puts before text (LLaMA's BOS), found by probing it.
 
     Trailing specials some tokenizers append (an automatic EOS) are left out: the EOS is added by id after
