@@ -25,9 +25,9 @@ from app.evaluation.judging import pairwise_messages, parse_pairwise, parse_sing
 from app.evaluation.question_sets import sync_builtin_question_sets
 from app.evaluation.repository import JudgmentItem
 from app.generation.ratelimit import RateLimiter
-from app.generation.repository import make_runner_id
 from app.generation.runner import DEFAULT_OPENAI_URL
 from app.generation.teacher import Teacher, TeacherError, TeacherReply
+from app.leases import LeaseRunner
 from app.models import (
     AnsweredBy,
     Evaluation,
@@ -306,6 +306,10 @@ class EvaluationExecution:
                 logger.error("evaluation %s: a call crashed", self.evaluation_id, exc_info=result)
                 self._fail(f"internal error: {result.__class__.__name__}: {result}")
                 return
+
+    def request_stop(self, why: str) -> None:
+        """Start no more calls; the run finishes what was sent and hands the evaluation back."""
+        self._stop = self._stop or why
 
     def _fail(self, reason: str) -> None:
         if self._final is None or self._final[0] != EvaluationStatus.FAILED:
@@ -587,8 +591,12 @@ def _read_verdict(judgment: Judgment, reply: TeacherReply) -> None:
     judgment.score = grade.score
 
 
-class EvaluationRunner:
+class EvaluationRunner(LeaseRunner):
     """Claims runnable evaluations and runs up to ``max_parallel_jobs`` of them at once."""
+
+    model = Evaluation
+    runnable = repository.RUNNABLE
+    kind = "evaluation"
 
     def __init__(
         self,
@@ -599,78 +607,20 @@ class EvaluationRunner:
         only_evaluation_id: int | None = None,
         teacher_factory: Callable[[ModelEndpoint, Settings], Teacher] = teacher_for_model,
     ) -> None:
-        self.session_factory = session_factory
-        self.settings = settings
-        self.runner_id = runner_id or make_runner_id()
-        self.only_evaluation_id = only_evaluation_id
+        super().__init__(session_factory, settings, runner_id=runner_id, only_id=only_evaluation_id)
         self.teacher_factory = teacher_factory
-        self.running: dict[int, asyncio.Task[None]] = {}
+
+    async def on_start(self) -> None:
+        try:
+            await asyncio.to_thread(self._sync_question_sets)
+        except Exception:
+            logger.exception("could not load the built-in question sets")
 
     def _sync_question_sets(self) -> None:
         with unit_of_work(self.session_factory) as session:
             sync_builtin_question_sets(session)
 
-    def _claim(self, free: int) -> list[int]:
-        claimed = []
-        with unit_of_work(self.session_factory) as session:
-            candidates = repository.claimable(session, limit=free, evaluation_id=self.only_evaluation_id)
-        for evaluation_id, previous in candidates:
-            if evaluation_id in self.running:
-                continue
-            with unit_of_work(self.session_factory) as session:
-                if repository.try_claim(
-                    session, evaluation_id, previous, self.runner_id, self.settings.lease_seconds
-                ):
-                    claimed.append(evaluation_id)
-        return claimed
-
-    async def run(self, stop: asyncio.Event) -> None:
-        try:
-            await asyncio.to_thread(self._sync_question_sets)
-        except Exception:
-            logger.exception("could not load the built-in question sets")
-        while not stop.is_set():
-            await self.step()
-            if (
-                self.only_evaluation_id is not None
-                and not self.running
-                and await asyncio.to_thread(self._done)
-            ):
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.settings.poll_seconds)
-        for task in self.running.values():
-            task.cancel()
-        await asyncio.gather(*self.running.values(), return_exceptions=True)
-
-    async def step(self) -> None:
-        for evaluation_id, task in list(self.running.items()):
-            if task.done():
-                del self.running[evaluation_id]
-                if not task.cancelled() and (exc := task.exception()) is not None:
-                    logger.error("evaluation %s stopped with an error: %s", evaluation_id, exc, exc_info=exc)
-        free = self.settings.max_parallel_jobs - len(self.running)
-        if free <= 0:
-            return
-        try:
-            claimed = await asyncio.to_thread(self._claim, free)
-        except Exception:
-            logger.exception("could not claim evaluations")
-            return
-        for evaluation_id in claimed:
-            execution = EvaluationExecution(
-                evaluation_id,
-                self.runner_id,
-                self.session_factory,
-                self.settings,
-                teacher_factory=self.teacher_factory,
-            )
-            self.running[evaluation_id] = asyncio.create_task(
-                execution.run(), name=f"evaluation-{evaluation_id}"
-            )
-            logger.info("runner %s took evaluation %s", self.runner_id, evaluation_id)
-
-    def _done(self) -> bool:
-        with unit_of_work(self.session_factory) as session:
-            evaluation = session.get(Evaluation, self.only_evaluation_id)
-            return evaluation is None or evaluation.status not in repository.RUNNABLE
+    def make_execution(self, row_id: int) -> EvaluationExecution:
+        return EvaluationExecution(
+            row_id, self.runner_id, self.session_factory, self.settings, teacher_factory=self.teacher_factory
+        )

@@ -2,79 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from app import leases
 from app.db import utcnow
 from app.models import Job, JobStatus, Record, RecordStatus, SeedTask, TeacherCall, TeacherCallStatus
 
 RUNNABLE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
-
-
-def make_runner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
-
-
-def _runner_is_dead_here(runner_id: str) -> bool:
-    """A runner on this host whose process is gone can be taken over without waiting for its lease."""
-    parts = runner_id.split(":")
-    if len(parts) != 3 or parts[0] != socket.gethostname():
-        return False
-    try:
-        pid = int(parts[1])
-    except ValueError:
-        return False
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def claimable_jobs(
-    session: Session, *, limit: int, job_id: int | None = None
-) -> list[tuple[int, str | None]]:
-    now = utcnow()
-    query = select(Job.id, Job.runner_id, Job.lease_expires_at).where(Job.status.in_(RUNNABLE))
-    if job_id is not None:
-        query = query.where(Job.id == job_id)
-    rows = session.execute(query.order_by(Job.id).limit(limit * 4 + 8)).all()
-    result = []
-    for jid, runner_id, lease in rows:
-        if runner_id is None or lease is None or lease < now or _runner_is_dead_here(runner_id):
-            result.append((jid, runner_id))
-    return result[:limit]
-
-
-def try_claim(
-    session: Session, job_id: int, previous_runner: str | None, runner_id: str, lease: float
-) -> bool:
-    """Atomically take a job whose owner is still ``previous_runner`` (compare-and-set on the row)."""
-    now = utcnow()
-    conditions = [Job.id == job_id, Job.status.in_(RUNNABLE)]
-    if previous_runner is None:
-        conditions.append(Job.runner_id.is_(None))
-    else:
-        conditions.append(Job.runner_id == previous_runner)
-        if not _runner_is_dead_here(previous_runner):
-            conditions.append(or_(Job.lease_expires_at.is_(None), Job.lease_expires_at < now))
-    result = session.execute(
-        update(Job)
-        .where(*conditions)
-        .values(runner_id=runner_id, lease_expires_at=now + timedelta(seconds=lease))
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def start_job(session: Session, job_id: int, runner_id: str) -> int:
@@ -101,40 +39,20 @@ def start_job(session: Session, job_id: int, runner_id: str) -> int:
 
 def renew_lease(session: Session, job_id: int, runner_id: str, lease: float, active: float) -> str | None:
     """Extend our lease; returns the job's status, or None when another runner owns it now."""
-    result = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.runner_id == runner_id)
-        .values(
-            lease_expires_at=utcnow() + timedelta(seconds=lease),
-            active_seconds=Job.active_seconds + active,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not leases.extend(session, Job, job_id, runner_id, lease, active_seconds=Job.active_seconds + active):
         return None
     return session.execute(select(Job.status).where(Job.id == job_id)).scalar_one()
 
 
 def lock_owned_job(session: Session, job_id: int, runner_id: str, lease: float) -> Job | None:
     """Touch the row we own (this takes its row lock until commit) and return it, or None if lost."""
-    result = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.runner_id == runner_id)
-        .values(lease_expires_at=utcnow() + timedelta(seconds=lease))
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not leases.extend(session, Job, job_id, runner_id, lease):
         return None
     return session.get(Job, job_id, populate_existing=True)
 
 
 def release(session: Session, job_id: int, runner_id: str) -> None:
-    session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.runner_id == runner_id)
-        .values(runner_id=None, lease_expires_at=None)
-        .execution_options(synchronize_session=False)
-    )
+    leases.release(session, Job, job_id, runner_id)
 
 
 def set_status(session: Session, job_id: int, runner_id: str, status: JobStatus, reason: str | None) -> None:

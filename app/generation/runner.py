@@ -6,7 +6,6 @@ so a reply is never applied twice and a restart resumes exactly where the databa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import os
@@ -28,6 +27,7 @@ from app.generation.parsing import ParsedRecord, parse_reply
 from app.generation.prompts import Example, render_prompt
 from app.generation.ratelimit import RateLimiter
 from app.generation.teacher import Teacher, TeacherError, TeacherReply
+from app.leases import LeaseRunner
 from app.models import Job, JobStatus, RecordStatus, TeacherCallStatus
 
 logger = logging.getLogger(__name__)
@@ -553,8 +553,12 @@ class JobExecution:
             repository.release(session, self.job_id, self.runner_id)
 
 
-class Runner:
-    """Claims runnable jobs and runs up to ``max_parallel_jobs`` of them at once."""
+class Runner(LeaseRunner):
+    """Claims runnable generation jobs and runs up to ``max_parallel_jobs`` of them at once."""
+
+    model = Job
+    runnable = repository.RUNNABLE
+    kind = "job"
 
     def __init__(
         self,
@@ -565,75 +569,13 @@ class Runner:
         only_job_id: int | None = None,
         teacher_factory: Callable[[Job, Settings], Teacher] = teacher_for,
     ) -> None:
-        self.session_factory = session_factory
-        self.settings = settings
-        self.runner_id = runner_id or repository.make_runner_id()
-        self.only_job_id = only_job_id
+        super().__init__(session_factory, settings, runner_id=runner_id, only_id=only_job_id)
         self.teacher_factory = teacher_factory
-        self.running: dict[int, asyncio.Task[None]] = {}
         self.stage_times: dict[int, StageTimes] = {}
-        self.executions: dict[int, JobExecution] = {}
 
-    def _claim(self, free: int) -> list[int]:
-        claimed = []
-        with unit_of_work(self.session_factory) as session:
-            candidates = repository.claimable_jobs(session, limit=free, job_id=self.only_job_id)
-        for job_id, previous in candidates:
-            if job_id in self.running:
-                continue
-            with unit_of_work(self.session_factory) as session:
-                if repository.try_claim(
-                    session, job_id, previous, self.runner_id, self.settings.lease_seconds
-                ):
-                    claimed.append(job_id)
-        return claimed
-
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            await self.step()
-            if self.only_job_id is not None and not self.running and await asyncio.to_thread(self._job_done):
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.settings.poll_seconds)
-        # Shutting down: stop sending, give replies already paid for a moment to arrive and be stored,
-        # then cut the rest (their calls are closed as abandoned by whoever runs the job next).
-        for execution in self.executions.values():
-            execution.request_stop("the runner is shutting down")
-        if self.running:
-            await asyncio.wait(list(self.running.values()), timeout=self.settings.shutdown_grace_seconds)
-        for task in self.running.values():
-            task.cancel()
-        await asyncio.gather(*self.running.values(), return_exceptions=True)
-
-    async def step(self) -> None:
-        for job_id, task in list(self.running.items()):
-            if task.done():
-                del self.running[job_id]
-                self.executions.pop(job_id, None)
-                if not task.cancelled() and (exc := task.exception()) is not None:
-                    logger.error("job %s stopped with an error: %s", job_id, exc, exc_info=exc)
-        free = self.settings.max_parallel_jobs - len(self.running)
-        if free <= 0:
-            return
-        try:
-            claimed = await asyncio.to_thread(self._claim, free)
-        except Exception:
-            logger.exception("could not claim jobs")
-            return
-        for job_id in claimed:
-            execution = JobExecution(
-                job_id,
-                self.runner_id,
-                self.session_factory,
-                self.settings,
-                teacher_factory=self.teacher_factory,
-            )
-            self.stage_times[job_id] = execution.times
-            self.executions[job_id] = execution
-            self.running[job_id] = asyncio.create_task(execution.run(), name=f"job-{job_id}")
-            logger.info("runner %s took job %s", self.runner_id, job_id)
-
-    def _job_done(self) -> bool:
-        with unit_of_work(self.session_factory) as session:
-            job = session.get(Job, self.only_job_id)
-            return job is None or job.status not in repository.RUNNABLE
+    def make_execution(self, row_id: int) -> JobExecution:
+        execution = JobExecution(
+            row_id, self.runner_id, self.session_factory, self.settings, teacher_factory=self.teacher_factory
+        )
+        self.stage_times[row_id] = execution.times
+        return execution
