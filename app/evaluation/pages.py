@@ -12,14 +12,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 
 from app.deps import SessionDep
 from app.errors import AppError
 from app.evaluation import reporting, service
 from app.review.pages import FormDep, csrf_refused, not_found
-from app.review.rendering import dashboard
-from app.review.rendering import environment as dashboard_environment
+from app.review.rendering import extended_environment
+from app.review.rendering import render as dashboard_render
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -52,38 +52,20 @@ def signed(value: float | None, digits: int = 1) -> str:
 
 @functools.cache
 def environment() -> Environment:
-    base = dashboard_environment()
-    assert base.loader is not None
-    env = Environment(
-        loader=ChoiceLoader([FileSystemLoader(TEMPLATES), base.loader]),
-        autoescape=True,  # answers and judge replies are untrusted text
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+    # Answers and judge replies are untrusted text: the environment escapes everything.
+    return extended_environment(
+        TEMPLATES,
+        filters={"rate": rate, "interval": interval, "signed": signed},
+        globals={"script_url": SCRIPT_URL},
     )
-    env.filters.update(base.filters)
-    env.filters.update(rate=rate, interval=interval, signed=signed)
-    env.globals.update(base.globals)
-    env.globals.update(script_url=SCRIPT_URL)
-    return env
 
 
 def render(
     request: Request, template: str, context: dict[str, Any], *, status_code: int = 200
 ) -> HTMLResponse:
-    security = dashboard(request)
-    values = {
-        "request": request,
-        "path": request.url.path,
-        "csrf_token": security.csrf_token,
-        "login_required": security.keys.login_required,
-        "logged_in": security.logged_in,
-        "nav": "evaluations",
-        "done": None,
-        "error": None,
-        **context,
-    }
-    return HTMLResponse(environment().get_template(template).render(values), status_code=status_code)
+    return dashboard_render(
+        request, template, {"nav": "evaluations", **context}, status_code=status_code, env=environment()
+    )
 
 
 @router.get("/evaluations", response_class=HTMLResponse)

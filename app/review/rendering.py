@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
 from app.review.security import STATE_KEY, DashboardContext
 
@@ -97,6 +97,26 @@ def environment() -> Environment:
     return env
 
 
+def extended_environment(
+    templates: Path, *, filters: dict[str, Any] | None = None, globals: dict[str, Any] | None = None
+) -> Environment:
+    """A page family of its own (evaluations, training) that extends the dashboard's layout and helpers."""
+    base = environment()
+    assert base.loader is not None
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(templates), base.loader]),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(base.filters)
+    env.filters.update(filters or {})
+    env.globals.update(base.globals)
+    env.globals.update(globals or {})
+    return env
+
+
 def dashboard(request: Request) -> DashboardContext:
     context: DashboardContext = getattr(request.state, STATE_KEY)
     return context
@@ -109,6 +129,7 @@ def render(
     *,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
+    env: Environment | None = None,
 ) -> HTMLResponse:
     security = dashboard(request)
     values = {
@@ -122,5 +143,5 @@ def render(
         "error": None,
         **(context or {}),
     }
-    html = environment().get_template(template).render(values)
+    html = (env or environment()).get_template(template).render(values)
     return HTMLResponse(html, status_code=status_code, headers=headers)

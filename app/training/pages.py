@@ -15,14 +15,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 
 from app.deps import SessionDep
 from app.errors import AppError
 from app.export import service as exports
 from app.review.pages import FormDep, csrf_refused, not_found
-from app.review.rendering import dashboard
-from app.review.rendering import environment as dashboard_environment
+from app.review.rendering import extended_environment
+from app.review.rendering import render as dashboard_render
 from app.training import service
 
 HERE = Path(__file__).resolve().parent
@@ -68,38 +68,20 @@ def latest(run: Any, key: str) -> Any:
 
 @functools.cache
 def environment() -> Environment:
-    base = dashboard_environment()
-    assert base.loader is not None
-    env = Environment(
-        loader=ChoiceLoader([FileSystemLoader(TEMPLATES), base.loader]),
-        autoescape=True,  # base models, hyperparameters and worker names are untrusted text
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+    # Base models, hyperparameters and worker names are untrusted text: the environment escapes everything.
+    return extended_environment(
+        TEMPLATES,
+        filters={"loss": loss, "setting": setting},
+        globals={"script_url": SCRIPT_URL, "latest": latest, "active_states": ACTIVE},
     )
-    env.filters.update(base.filters)
-    env.filters.update(loss=loss, setting=setting)
-    env.globals.update(base.globals)
-    env.globals.update(script_url=SCRIPT_URL, latest=latest, active_states=ACTIVE)
-    return env
 
 
 def render(
     request: Request, template: str, context: dict[str, Any], *, status_code: int = 200
 ) -> HTMLResponse:
-    security = dashboard(request)
-    values = {
-        "request": request,
-        "path": request.url.path,
-        "csrf_token": security.csrf_token,
-        "login_required": security.keys.login_required,
-        "logged_in": security.logged_in,
-        "nav": "training",
-        "done": None,
-        "error": None,
-        **context,
-    }
-    return HTMLResponse(environment().get_template(template).render(values), status_code=status_code)
+    return dashboard_render(
+        request, template, {"nav": "training", **context}, status_code=status_code, env=environment()
+    )
 
 
 @router.get("/training", response_class=HTMLResponse)
