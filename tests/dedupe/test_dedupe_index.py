@@ -44,7 +44,7 @@ def assert_same_checks(fast: NearDuplicateIndex, reference: NearDuplicateIndex, 
 
 
 class TestFastIndex:
-    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.data())
     def test_matches_reference_on_random_streams(self, data: st.DataObject) -> None:
         pool = data.draw(st.lists(texts(WORDS), max_size=20))
@@ -55,7 +55,7 @@ class TestFastIndex:
             reference.add(i, text)
         assert_same_checks(fast, reference, queries + pool[:2])
 
-    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.data())
     def test_matches_reference_on_threshold_ties(self, data: st.DataObject) -> None:
         pool = data.draw(st.lists(texts(WORDS, 12), min_size=1, max_size=12))
@@ -74,7 +74,7 @@ class TestFastIndex:
         reference.add_many(enumerate(pool))
         assert_same_checks(fast, reference, [query])
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.data())
     def test_matches_reference_through_removals_and_re_adds(self, data: st.DataObject) -> None:
         pool = data.draw(st.lists(texts(WORDS, 15), min_size=1, max_size=20))
@@ -90,7 +90,7 @@ class TestFastIndex:
             reference.add(key, pool[key])
         assert_same_checks(fast, reference, [data.draw(texts(WORDS, 15)), pool[0]])
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.lists(texts(HANGUL, 20), max_size=15), st.lists(texts(HANGUL, 20), min_size=1, max_size=3))
     def test_matches_reference_with_the_unicode_tokenizer(self, pool: list[str], queries: list[str]) -> None:
         fast, reference = both(tokenizer="unicode")
@@ -179,7 +179,7 @@ class TestFastIndexPruning:
             {"FREQUENT_MIN_TEXTS": 10**9, "FIRST_SCAN_POSTINGS": 1, "POSTINGS_PER_OPEN_TEXT": 10**6},
         ],
     )
-    @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=10, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
     @given(data=st.data())
     def test_matches_reference_whatever_path_the_search_takes(
         self, knobs: dict[str, float], data: st.DataObject

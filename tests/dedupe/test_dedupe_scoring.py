@@ -29,7 +29,7 @@ class TestFMeasure:
         assert rouge_l_fmeasure(7, 9, 11) == 0.7000000000000001
         assert rouge_l_fmeasure(7, 9, 11) > 0.7
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=300, deadline=None, database=None)
     @given(st.lists(st.sampled_from("abcde"), max_size=40), st.lists(st.sampled_from("abcde"), max_size=40))
     def test_equals_rouge_score_bit_for_bit(self, target: list[str], prediction: list[str]) -> None:
         expected = rouge_scorer._score_lcs(target, prediction).fmeasure
@@ -50,7 +50,7 @@ class TestFMeasure:
 
 
 class TestMinLcsReaching:
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=300, deadline=None, database=None)
     @given(st.integers(1, 250), st.integers(1, 250), st.integers(1, 250), st.sampled_from([-1, 0, 1, None]))
     def test_is_the_least_lcs_whose_score_reaches(self, m: int, n: int, lcs: int, nudge: int | None) -> None:
         score = rouge_l_fmeasure(min(lcs, m, n), m, n)
@@ -66,12 +66,12 @@ class TestMinLcsReaching:
 
 
 class TestBitParallelLcs:
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=300, deadline=None, database=None)
     @given(token_lists, token_lists)
     def test_python_driver_equals_the_dynamic_programme(self, a: list[int], b: list[int]) -> None:
         assert BitPattern(a).lcs(b) == dp_lcs(a, b)
 
-    @settings(max_examples=200, deadline=None)
+    @settings(max_examples=200, deadline=None, database=None)
     @given(token_lists, st.lists(token_lists, min_size=1, max_size=8))
     def test_numpy_driver_equals_the_dynamic_programme(self, a: list[int], texts: list[list[int]]) -> None:
         texts = sorted(texts, key=len, reverse=True)

@@ -14,7 +14,7 @@ TRICKY = "aZ09 _-.,!?\t\n\r\x0b\x0c\u00a0\u2028KİßÉéçΣσ𝐀Ａ１二한�
 
 
 class TestRougeTokenizer:
-    @settings(max_examples=400, deadline=None)
+    @settings(max_examples=400, deadline=None, database=None)
     @given(st.text(alphabet=st.sampled_from(TRICKY)) | st.text())
     def test_matches_rouge_score_on_any_text(self, text: str) -> None:
         assert tokenize_rouge(text) == rouge_tokenize.tokenize(text, None)
@@ -32,7 +32,7 @@ class TestRougeTokenizer:
 
 
 class TestUnicodeTokenizer:
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=300, deadline=None, database=None)
     @given(st.text(), st.characters(min_codepoint=0xAC00, max_codepoint=0xD7A3), st.text())
     def test_korean_text_never_tokenizes_to_nothing(self, before: str, syllable: str, after: str) -> None:
         for mode in HangulMode:
@@ -67,7 +67,7 @@ class TestUnicodeTokenizer:
     def test_treats_symbols_underscores_and_lone_marks_as_separators(self) -> None:
         assert tokenize("snake_case ❤️ 3.14 \u0301", "unicode") == ["snake", "case", "3", "14"]
 
-    @settings(max_examples=200, deadline=None)
+    @settings(max_examples=200, deadline=None, database=None)
     @given(st.text())
     def test_tokens_are_never_empty_and_never_hold_separators(self, text: str) -> None:
         for token in tokenize(text, "unicode"):
