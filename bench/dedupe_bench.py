@@ -29,6 +29,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
+# The repository root, so that tests.shared_data imports when run as `python bench/...`.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import numpy as np
 from rouge_score import rouge_scorer
 from rouge_score import tokenize as rouge_tokenize
@@ -36,13 +39,13 @@ from rouge_score import tokenize as rouge_tokenize
 from app.dedupe import make_index
 from app.dedupe.index import FastIndex
 from app.dedupe.stream import dedupe_stream
+from tests import shared_data
 
 THRESHOLD = 0.7
 
 
 def shared_data_dir() -> Path:
-    override = os.environ.get("PASTURE_SHARED_DATA")
-    folder = Path(override) if override else Path(__file__).resolve().parents[1] / "../shared/data"
+    folder = shared_data.shared_data_dir()
     if not folder.is_dir():
         sys.exit(f"shared data not found at {folder}; set PASTURE_SHARED_DATA")
     return folder.resolve()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import sys
@@ -27,6 +26,9 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
+# The repository root, so that tests.shared_data imports when run as `python bench/...`.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import numpy as np
 
 from app.dedupe.lcs import BitPattern
@@ -34,14 +36,14 @@ from app.dedupe.pool import TokenPool
 from app.dedupe.scoring import rouge_l_fmeasure
 from app.dedupe.search import top_scores
 from app.dedupe.tokenizers import HangulMode, tokenize_rouge, tokenize_unicode
+from tests import shared_data
 
 Tokenizer = Callable[[str], list[str]]
 Edit = Callable[[str, random.Random], str | None]
 
 
 def shared_data_dir() -> Path:
-    override = os.environ.get("PASTURE_SHARED_DATA")
-    folder = Path(override) if override else Path(__file__).resolve().parents[1] / "../shared/data"
+    folder = shared_data.shared_data_dir()
     if not folder.is_dir():
         sys.exit(f"shared data not found at {folder}; set PASTURE_SHARED_DATA")
     return folder.resolve()

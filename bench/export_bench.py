@@ -29,8 +29,9 @@ from app.export.schemas import ExportCreate
 from app.models import Record
 from tests.conftest import LiveServer, make_settings
 from tests.factories import make_job
+from tests.shared_data import shared_file
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "alpaca_like.jsonl"
+SHARED = shared_file("alpaca_like.jsonl")
 
 
 def load_rows(n: int) -> list[tuple[str, str, str]]:

@@ -1,6 +1,6 @@
 """Server time of the dashboard's records page at Alpaca's size (52K records), on SQLite and PostgreSQL.
 
-Loads 52,002 records (the Alpaca 52K from /work/shared/data/alpaca_like.jsonl when it is there, otherwise
+Loads 52,002 records (the Alpaca 52K from ../shared/data/alpaca_like.jsonl when it is there, otherwise
 synthetic ones of the same shape), with ten stored neighbours each, into a fresh database migrated to head,
 then measures:
 
@@ -46,8 +46,9 @@ from app.main import create_app
 from app.models import Job, Record, SeedSet, TeacherCall
 from app.pagination import encode_cursor
 from app.records.service import RecordFilter, count_records, list_records
+from tests.shared_data import shared_file
 
-ALPACA = Path(os.environ.get("PASTURE_BENCH_DATA", "/work/shared/data/alpaca_like.jsonl"))
+ALPACA = Path(os.environ.get("PASTURE_BENCH_DATA", shared_file("alpaca_like.jsonl")))
 PG_ADMIN_URL = os.environ.get("PASTURE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BUDGET_MS = 100.0
 PAGE = 50

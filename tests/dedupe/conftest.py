@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
+from tests import shared_data as shared
+
 
 def shared_data_dir() -> Path | None:
     """PASTURE_SHARED_DATA, else the ``shared/data`` folder beside the repository; None if absent."""
-    override = os.environ.get("PASTURE_SHARED_DATA")
-    folder = Path(override) if override else Path(__file__).resolve().parents[2] / "../shared/data"
+    folder = shared.shared_data_dir()
     return folder.resolve() if folder.is_dir() else None
 
 

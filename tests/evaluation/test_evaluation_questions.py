@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from app.evaluation.question_sets import BUILTIN_DIR
 from app.evaluation.questions import QuestionFileError, parse_question_file
+from tests.shared_data import shared_data_dir
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED_DATA = shared_data_dir()
 
 
 def lines(*items: object) -> str:

@@ -4,7 +4,6 @@ candidate, the baseline and the judge over real HTTP."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +21,9 @@ from tests.evaluation.conftest import (
     wait_evaluation,
 )
 from tests.fake_teacher import AnswerRequest, FakeTeacher, JudgeRequest
+from tests.shared_data import shared_data_dir
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED_DATA = shared_data_dir()
 
 FOUR = [
     {"question_id": "q1", "category": "math", "turns": ["What is 12 * 12?"], "reference": ["144"]},

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -12,8 +11,9 @@ from app.export.formats import split_of, to_row
 from app.models import Record
 from tests.conftest import LiveServer
 from tests.factories import make_job, make_records, numbered_texts
+from tests.shared_data import shared_data_dir
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED = shared_data_dir()
 
 
 def seed(database_url: str, texts: list[tuple[str, str, str]], review_status: str = "approved") -> int:
