@@ -43,6 +43,10 @@ test: lint typecheck pytest
 bench: $(VENV)/.all
 	$(BIN)/python bench/dedupe_bench.py
 	$(BIN)/python bench/ratelimit_bench.py
+	$(BIN)/python bench/full_job_bench.py
+	$(BIN)/python bench/records_page_bench.py
+	$(BIN)/python bench/export_bench.py
+	$(BIN)/python bench/train_bench.py --tiny
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
