@@ -40,6 +40,9 @@ class Settings(BaseSettings):
         default=6, ge=1, description="Tries per teacher call (429, 5xx, timeouts)."
     )
     teacher_backoff_max: float = Field(default=60.0, gt=0)
+    max_barren_replies: int = Field(
+        default=50, ge=0, description="Pause a job after this many replies in a row keep nothing (0: never)."
+    )
     teacher_max_consecutive_failures: int = Field(
         default=5, ge=1, description="Calls in a row that fail after all retries before the job fails."
     )

@@ -134,6 +134,7 @@ class JobExecution:
         self._stop: str | None = None  # why the loop should stop scheduling
         self._final: tuple[JobStatus, str | None] | None = None
         self._consecutive_failures = 0
+        self._barren_replies = 0  # replies in a row that kept nothing
         self._estimates = _Estimates()
         self._tasks: dict[asyncio.Task[None], _CallTask] = {}
         self._call_counter = 0
@@ -458,6 +459,17 @@ class JobExecution:
         self.kept_examples.extend(new_examples)
         self._consecutive_failures = 0
         self._estimates.learn(len(prompt), reply, len(new_examples))
+        self._barren_replies = 0 if new_examples else self._barren_replies + 1
+        limit = self.settings.max_barren_replies
+        if limit and self._barren_replies >= limit and kept_total < self.job.target and self._stop is None:
+            # A teacher that only repeats itself would spend the whole budget for nothing.
+            top = max(rejections.items(), key=lambda item: item[1])[0] if rejections else "none"
+            self._stop = "no progress"
+            self._final = (
+                JobStatus.PAUSED,
+                f"the last {limit} replies kept no record (most common rejection: {top}); change the "
+                "prompt, temperature, model or rouge_threshold, then resume",
+            )
         if kept_total >= self.job.target:
             # Succeeded once the calls still in flight are drained, so the final counts are complete.
             self._stop = "target reached"

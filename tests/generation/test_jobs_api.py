@@ -312,3 +312,16 @@ class TestTeacherCallsAreStored:
             assert len(call.examples) == 3
             assert billed[call.id]["prompt_tokens"] == call.prompt_tokens
             assert billed[call.id]["completion_tokens"] == call.completion_tokens
+
+
+class TestNoProgress:
+    def test_a_teacher_that_only_repeats_itself_pauses_the_job(
+        self, database_url: str, teacher: FakeTeacher
+    ) -> None:
+        with LiveServer(make_settings(database_url, teacher, max_barren_replies=3)) as server:
+            teacher.set_default("garbage")
+            job_id = start_job(server, target=50, concurrency=1)
+            job = wait_status(server, job_id, "paused")
+            assert "the last 3 replies kept no record" in job["status_reason"]
+            assert "unparsable" in job["status_reason"]
+            assert job["requests_sent"] == 3
