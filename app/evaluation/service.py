@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -39,6 +40,8 @@ from app.models import (
 )
 from app.models.evaluation import DONE_JUDGMENT_STATUSES
 from app.pagination import decode_cursor, encode_cursor
+
+ReadT = TypeVar("ReadT", bound=BaseModel)
 
 
 def pairs(rows: Iterable[Any]) -> dict[Any, Any]:
@@ -237,25 +240,7 @@ def list_answers(
         if role not in set(Role):
             raise InvalidInput(f"role: expected 'candidate' or 'baseline', got '{role}'")
         conditions.append(EvaluationAnswer.role == role)
-    query = (
-        select(EvaluationAnswer, Question.key, Question.category)
-        .join(Question, Question.id == EvaluationAnswer.question_id)
-        .where(*conditions)
-        .order_by(EvaluationAnswer.id)
-    )
-    if cursor:
-        query = query.where(EvaluationAnswer.id > decode_cursor(cursor))
-    rows = session.execute(query.limit(limit + 1)).all()
-    total = session.scalar(select(func.count(EvaluationAnswer.id)).where(*conditions)) or 0
-    items = [
-        AnswerRead.model_validate(
-            {c: getattr(a, c) for c in AnswerRead.model_fields if hasattr(a, c)}
-            | {"question_id": key, "category": category}
-        )
-        for a, key, category in rows[:limit]
-    ]
-    next_cursor = encode_cursor(rows[limit - 1][0].id) if len(rows) > limit else None
-    return items, total, next_cursor
+    return _page_with_question(session, EvaluationAnswer, conditions, AnswerRead, limit, cursor)
 
 
 def missing_answers(session: Session, evaluation: Evaluation) -> dict[str, int]:
@@ -397,22 +382,34 @@ def list_judgments(
         if status not in set(JudgmentStatus):
             raise InvalidInput(f"status: expected one of {', '.join(JudgmentStatus)}, got '{status}'")
         conditions.append(Judgment.status == status)
+    return _page_with_question(session, Judgment, conditions, JudgmentRead, limit, cursor)
+
+
+def _page_with_question(
+    session: Session,
+    model: Any,
+    conditions: list[Any],
+    schema: type[ReadT],
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[ReadT], int, str | None]:
+    """A cursor page of answers or judgments, each with its question's key and category."""
     query = (
-        select(Judgment, Question.key, Question.category)
-        .join(Question, Question.id == Judgment.question_id)
+        select(model, Question.key, Question.category)
+        .join(Question, Question.id == model.question_id)
         .where(*conditions)
-        .order_by(Judgment.id)
+        .order_by(model.id)
     )
     if cursor:
-        query = query.where(Judgment.id > decode_cursor(cursor))
+        query = query.where(model.id > decode_cursor(cursor))
     rows = session.execute(query.limit(limit + 1)).all()
-    total = session.scalar(select(func.count(Judgment.id)).where(*conditions)) or 0
+    total = session.scalar(select(func.count(model.id)).where(*conditions)) or 0
     items = [
-        JudgmentRead.model_validate(
-            {c: getattr(j, c) for c in JudgmentRead.model_fields if hasattr(j, c)}
+        schema.model_validate(
+            {c: getattr(row, c) for c in schema.model_fields if hasattr(row, c)}
             | {"question_id": key, "category": category}
         )
-        for j, key, category in rows[:limit]
+        for row, key, category in rows[:limit]
     ]
     next_cursor = encode_cursor(rows[limit - 1][0].id) if len(rows) > limit else None
     return items, total, next_cursor
